@@ -1,0 +1,1 @@
+"""Kring's Yjs sync server: knows documents and permissions, not families."""

@@ -1,0 +1,1 @@
+"""Kring's workspace: the domain (cases, people, plan, decisions...) and its web views."""

@@ -1,0 +1,139 @@
+"""The audit log: every read and write of case data, in the shape NEN 7513 asks for.
+
+Rows are written in the same transaction as the change they describe (a write that rolls back
+leaves no audit row claiming it happened). Reads are audited too: a page that shows case data
+writes its row before it renders. Nothing sensitive goes in: codes and ids, never names or text.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from workspace.access import Actor, CaseAccess
+from workspace.i18n import N_
+from workspace.models import AuditEvent, Participant, Person, User
+
+#: What each action means, in plain Dutch, for "Wie heeft ons plan bekeken?".
+ACTION_LABELS: dict[str, str] = {
+    "case.view": N_("heeft het plan bekeken"),
+    "case.create": N_("heeft het plan aangemaakt"),
+    "case.list": N_("zag het plan in de lijst 'Mijn gezinnen'"),
+    "auth.login": N_("is ingelogd"),
+    "auth.logout": N_("is uitgelogd"),
+    "people.view": N_("heeft bekeken wie er meedoet"),
+    "person.create": N_("heeft iemand toegevoegd aan het gezin of netwerk"),
+    "participant.create": N_("heeft iemand laten meedoen"),
+    "participant.revoke": N_("heeft iemand laten stoppen met meedoen"),
+    "invitation.create": N_("heeft een uitnodiging gemaakt"),
+    "invitation.revoke": N_("heeft een uitnodiging ingetrokken"),
+    "invitation.claim": N_("heeft een uitnodiging gebruikt"),
+    "invitation.refused": N_("probeerde een uitnodiging te gebruiken die niet (meer) werkt"),
+    "audit.view": N_("heeft bekeken wie het plan heeft bekeken"),
+    "notes.open": N_("heeft de gedeelde aantekeningen geopend"),
+    "notes.refused": N_("probeerde te schrijven zonder schrijfrecht"),
+    "notes.denied": N_("kreeg geen toegang tot de aantekeningen"),
+}
+
+
+def record(
+    session: AsyncSession,
+    who: CaseAccess | Actor | None,
+    action: str,
+    *,
+    case_id: uuid.UUID | None = None,
+    object_type: str = "",
+    object_id: uuid.UUID | str | None = None,
+    outcome: str = "ok",
+    on_behalf_of: uuid.UUID | None = None,
+    source: str = "",
+    channel: str = "web",
+) -> AuditEvent:
+    """Add one audit row to ``session``'s transaction. The caller commits."""
+    event = AuditEvent(
+        action=action,
+        outcome=outcome,
+        object_type=object_type,
+        object_id=str(object_id) if object_id is not None else "",
+        on_behalf_of=str(on_behalf_of) if on_behalf_of is not None else "",
+        channel=channel,
+        source=source,
+    )
+    actor = who.actor if isinstance(who, CaseAccess) else who
+    if isinstance(who, CaseAccess):
+        event.case_id = who.case.id
+        event.participant_id = who.participant.id
+        event.person_id = who.participant.person_id
+        event.role = who.participant.role
+    if actor is not None:
+        event.source = event.source or actor.source
+        if actor.user is not None:
+            event.user_id = actor.user.id
+            event.role = event.role or actor.user.role
+        elif actor.member is not None:
+            event.participant_id = actor.member.id
+            event.person_id = actor.member.person_id
+            event.role = event.role or actor.member.role
+    if case_id is not None:
+        event.case_id = case_id
+    session.add(event)
+    return event
+
+
+@dataclass(frozen=True)
+class AuditLine:
+    at: datetime
+    who: str
+    role: str
+    action: str
+    label: str
+    outcome: str
+    channel: str
+
+
+async def case_history(
+    session: AsyncSession, case_id: uuid.UUID, *, limit: int = 200, before_id: int | None = None
+) -> tuple[list[AuditLine], int | None]:
+    """The case's audit rows, newest first, with names resolved for the family's page.
+
+    Returns the lines and the id to continue from (None at the end)."""
+    person = aliased(Person)
+    stmt = (
+        select(AuditEvent, User.name, person.name)
+        .outerjoin(User, User.id == AuditEvent.user_id)
+        .outerjoin(Participant, Participant.id == AuditEvent.participant_id)
+        .outerjoin(person, person.id == Participant.person_id)
+        .where(AuditEvent.case_id == case_id)
+        .order_by(AuditEvent.id.desc())
+        .limit(limit + 1)
+    )
+    if before_id is not None:
+        stmt = stmt.where(AuditEvent.id < before_id)
+    rows = (await session.execute(stmt)).all()
+    lines = [
+        AuditLine(
+            at=event.at,
+            who=user_name or person_name or "",
+            role=event.role,
+            action=event.action,
+            label=ACTION_LABELS.get(event.action, event.action),
+            outcome=event.outcome,
+            channel=event.channel,
+        )
+        for event, user_name, person_name in rows[:limit]
+    ]
+    next_id = rows[limit - 1][0].id if len(rows) > limit else None
+    return lines, next_id
+
+
+async def count(session: AsyncSession, **where: object) -> int:
+    """How many audit rows match ``where`` (column=value); for tests and the CLI."""
+    stmt = select(func.count()).select_from(AuditEvent)
+    for column, value in where.items():
+        stmt = stmt.where(getattr(AuditEvent, column) == value)
+    return int(await session.scalar(stmt) or 0)

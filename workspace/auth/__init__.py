@@ -1,0 +1,1 @@
+"""Sign-in: passwords, server-side sessions, login throttling, personal invitations."""

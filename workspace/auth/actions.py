@@ -1,0 +1,324 @@
+"""Sign-in domain functions. They take a session, never see a Request, and never commit."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from workspace import audit
+from workspace.access import Actor, CaseAccess
+from workspace.config import Settings
+from workspace.errors import NotFound, Throttled, ValidationError
+from workspace.i18n import N_
+from workspace.models import (
+    CaseRole,
+    Invitation,
+    LoginFailure,
+    Participant,
+    Session,
+    User,
+    utcnow,
+)
+
+_hasher = PasswordHasher()
+# Verified against when the email is unknown, so a wrong email costs as much as a wrong password.
+_DUMMY_HASH = _hasher.hash("not a real password")
+MIN_PASSWORD_LENGTH = 10
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError(
+            {"password": f"Kies een wachtwoord van minstens {MIN_PASSWORD_LENGTH} tekens."}
+        )
+    return _hasher.hash(password)
+
+
+def verify_password(stored: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+@dataclass(frozen=True)
+class NewSession:
+    token: str
+    session: Session
+    #: For a member's session: the one case it opens.
+    case_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A sign-in that did not happen; the caller still commits (the failure is recorded)."""
+
+    reason: str
+
+
+async def _start_session(
+    db: AsyncSession, *, expires_at: datetime, **who: uuid.UUID | None
+) -> NewSession:
+    token = secrets.token_urlsafe(32)
+    row = Session(token_hash=token_hash(token), expires_at=expires_at, **who)
+    db.add(row)
+    await db.flush()
+    return NewSession(token, row)
+
+
+async def login(
+    db: AsyncSession, settings: Settings, email: str, password: str, source: str
+) -> NewSession | Refused:
+    """Check a password sign-in, throttled per email and per source address.
+
+    Raises ValidationError for empty fields and Throttled when there were too many failures
+    lately. A wrong email or password returns Refused (one answer for both, so the form does
+    not reveal which emails exist) after adding a failure row: the caller must commit it."""
+    email = normalise_email(email)
+    errors = {}
+    if not email:
+        errors["email"] = N_("Vul je e-mailadres in.")
+    if not password:
+        errors["password"] = N_("Vul je wachtwoord in.")
+    if errors:
+        raise ValidationError(errors)
+    window = timedelta(minutes=settings.login_window_minutes)
+    since = utcnow() - window
+    email_key = token_hash("email:" + email)
+    by_email = await db.scalar(
+        select(func.count())
+        .select_from(LoginFailure)
+        .where(LoginFailure.email_hash == email_key, LoginFailure.at > since)
+    )
+    by_source = await db.scalar(
+        select(func.count())
+        .select_from(LoginFailure)
+        .where(LoginFailure.source == source, LoginFailure.at > since)
+    )
+    if (by_email or 0) >= settings.login_max_failures or (by_source or 0) >= (
+        4 * settings.login_max_failures
+    ):
+        raise Throttled(settings.login_window_minutes)
+    user = await db.scalar(select(User).where(User.email == email))
+    ok = verify_password(user.password_hash if user else None, password)
+    if user is None or not ok or not user.active:
+        db.add(LoginFailure(email_hash=email_key, source=source))
+        return Refused("credentials")
+    await db.execute(delete(LoginFailure).where(LoginFailure.email_hash == email_key))
+    if _hasher.check_needs_rehash(user.password_hash or ""):
+        user.password_hash = _hasher.hash(password)
+    new = await _start_session(
+        db, user_id=user.id, expires_at=utcnow() + timedelta(hours=settings.session_max_hours)
+    )
+    audit.record(db, Actor(new.session.id, user, None, source), "auth.login")
+    return new
+
+
+async def logout(db: AsyncSession, actor: Actor) -> None:
+    await db.execute(
+        update(Session)
+        .where(Session.id == actor.session_id, Session.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    audit.record(db, actor, "auth.logout")
+
+
+async def actor_for_token(
+    db: AsyncSession, settings: Settings, token: str, source: str
+) -> Actor | None:
+    """The actor behind a session cookie, or None if the session is unknown or has ended.
+
+    A member's session ends with their participation or their invitation."""
+    if not token:
+        return None
+    row = await db.scalar(select(Session).where(Session.token_hash == token_hash(token)))
+    now = utcnow()
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        return None
+    if row.user_id is not None:
+        if now - row.last_seen_at > timedelta(minutes=settings.session_idle_minutes):
+            return None
+        user = await db.get(User, row.user_id)
+        if user is None or not user.active:
+            return None
+        actor = Actor(row.id, user, None, source)
+    else:
+        participant = await db.get(Participant, row.participant_id)
+        invitation = await db.get(Invitation, row.invitation_id) if row.invitation_id else None
+        if participant is None or participant.revoked_at is not None:
+            return None
+        if invitation is None or invitation.revoked_at is not None:
+            return None
+        actor = Actor(row.id, None, participant, source)
+    # Touch at most once a minute: a write per request would serialise every page on SQLite.
+    if now - row.last_seen_at > timedelta(minutes=1):
+        row.last_seen_at = now
+    return actor
+
+
+# -- invitations --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewInvitation:
+    token: str
+    invitation: Invitation
+
+
+async def create_invitation(
+    db: AsyncSession, settings: Settings, who: CaseAccess, participant_id: uuid.UUID
+) -> NewInvitation:
+    """A fresh personal link for a household or network member; earlier open links of that
+    member are revoked, so only the newest one works."""
+    from workspace.access import Action
+
+    who.require(Action.INVITE)
+    participant = await db.get(Participant, participant_id)
+    if (
+        participant is None
+        or participant.case_id != who.case.id
+        or participant.revoked_at is not None
+    ):
+        raise NotFound("no such participant in this case")
+    if participant.person_id is None or participant.role not in (
+        CaseRole.HOUSEHOLD,
+        CaseRole.NETWORK,
+        CaseRole.OBSERVER,
+    ):
+        raise ValidationError(
+            {
+                "participant": N_(
+                    "Alleen gezinsleden en belangrijke anderen krijgen een uitnodiging."
+                )
+            }
+        )
+    now = utcnow()
+    await db.execute(
+        update(Invitation)
+        .where(
+            Invitation.participant_id == participant.id,
+            Invitation.claimed_at.is_(None),
+            Invitation.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
+    token = secrets.token_urlsafe(24)
+    invitation = Invitation(
+        participant_id=participant.id,
+        token_hash=token_hash(token),
+        created_by_id=who.actor.user.id if who.actor.user else None,
+        expires_at=now + timedelta(days=settings.invitation_days),
+    )
+    db.add(invitation)
+    await db.flush()
+    audit.record(db, who, "invitation.create", object_type="invitation", object_id=invitation.id)
+    return NewInvitation(token, invitation)
+
+
+async def revoke_invitation(db: AsyncSession, who: CaseAccess, invitation_id: uuid.UUID) -> None:
+    """Revoke a link; if it was claimed, the member's sessions through it end with it."""
+    from workspace.access import Action
+
+    who.require(Action.REVOKE_INVITATION)
+    invitation = await db.get(Invitation, invitation_id)
+    if invitation is None or invitation.participant.case_id != who.case.id:
+        raise NotFound("no such invitation in this case")
+    now = utcnow()
+    if invitation.revoked_at is None:
+        invitation.revoked_at = now
+    await db.execute(
+        update(Session)
+        .where(Session.invitation_id == invitation.id, Session.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    audit.record(db, who, "invitation.revoke", object_type="invitation", object_id=invitation.id)
+
+
+async def claim_invitation(
+    db: AsyncSession, settings: Settings, token: str, device_secret: str, source: str
+) -> NewSession | Refused:
+    """Sign a member in through their link.
+
+    The first use binds the link to this device (``device_secret`` lives in a cookie there);
+    afterwards only that device can use it again, so a forwarded link is worthless. A refusal
+    (unknown, expired, revoked, claimed elsewhere) is audited and returned: commit it."""
+    invitation = await db.scalar(
+        select(Invitation)
+        .where(Invitation.token_hash == token_hash(token))
+        .with_for_update(of=Invitation)
+    )
+    now = utcnow()
+    if invitation is None:
+        return Refused("unknown")
+    participant = invitation.participant
+    reason = ""
+    if invitation.revoked_at is not None or participant.revoked_at is not None:
+        reason = "revoked"
+    elif invitation.expires_at <= now:
+        reason = "expired"
+    elif invitation.claimed_at is not None and invitation.device_hash != token_hash(device_secret):
+        reason = "claimed"
+    if reason:
+        audit.record(
+            db,
+            None,
+            "invitation.refused",
+            case_id=participant.case_id,
+            object_type="invitation",
+            object_id=invitation.id,
+            outcome=reason,
+            source=source,
+        )
+        return Refused(reason)
+    if invitation.claimed_at is None:
+        invitation.claimed_at = now
+        invitation.device_hash = token_hash(device_secret)
+    new = await _start_session(
+        db,
+        participant_id=participant.id,
+        invitation_id=invitation.id,
+        expires_at=now + timedelta(days=settings.member_session_days),
+    )
+    actor = Actor(new.session.id, None, participant, source)
+    audit.record(
+        db,
+        actor,
+        "invitation.claim",
+        case_id=participant.case_id,
+        object_type="invitation",
+        object_id=invitation.id,
+    )
+    return NewSession(new.token, new.session, participant.case_id)
+
+
+async def end_sessions_of_participant(db: AsyncSession, participant_id: uuid.UUID) -> None:
+    now = utcnow()
+    await db.execute(
+        update(Invitation)
+        .where(Invitation.participant_id == participant_id, Invitation.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    await db.execute(
+        update(Session)
+        .where(
+            Session.participant_id == participant_id,
+            Session.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )

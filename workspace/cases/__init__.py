@@ -1,0 +1,1 @@
+"""Cases, the people in them, and who takes part as what."""

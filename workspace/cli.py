@@ -1,0 +1,318 @@
+"""The ``kring`` command. Every sub-command is scriptable: English messages, non-zero exit
+codes on failure, passwords from stdin rather than the process list."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlalchemy import select
+
+from workspace.config import ConfigError, Settings
+
+log = logging.getLogger("kring")
+DEMO_MARKER = "KRING_DEMO_DATA_DIR"
+
+
+class CliError(Exception):
+    """A failure to report in one line and exit 1."""
+
+
+def _settings(args: argparse.Namespace, **overrides: object) -> Settings:
+    if getattr(args, "data_dir", None):
+        overrides["data_dir"] = args.data_dir
+    settings = Settings.from_env(**overrides)
+    if settings.database_url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+async def _upgrade(settings: Settings) -> None:
+    from workspace.db import upgrade
+
+    await upgrade(settings.database_url)
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> None:
+    settings = _settings(args)
+    asyncio.run(_upgrade(settings))
+    print("database is up to date")
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from workspace.app import create_app
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        # Our own access log names routes, not raw paths: invitation links carry a token.
+        access_log=False,
+        # Compressing every websocket message per connection costs more CPU than it saves.
+        ws_per_message_deflate=False,
+        ws_max_size=settings.realtime_max_message_bytes,
+        proxy_headers=True,
+        log_level="info",
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    settings = _settings(args)
+    asyncio.run(_upgrade(settings))
+    print(
+        f"Kring runs at {settings.base_url if args.port == 8000 else f'http://{args.host}:{args.port}'}"
+    )
+    _serve(settings, args.host, args.port)
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    data_dir = Path(args.data_dir or "kring-demo").expanduser().resolve()
+    if data_dir.exists() and any(data_dir.iterdir()):
+        if not (data_dir / DEMO_MARKER).exists():
+            raise CliError(f"{data_dir} holds data that is not a demo; choose another --data-dir")
+        shutil.rmtree(data_dir)  # fresh every time: the demo is always the same story
+    data_dir.mkdir(parents=True)
+    (data_dir / DEMO_MARKER).write_text("created by `kring demo`; removed by the next demo run\n")
+    base_url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"  # noqa: S104
+    import os
+
+    os.environ.setdefault("KRING_BASE_URL", base_url)
+    settings = Settings.from_env(
+        data_dir=data_dir,
+        database_url=f"sqlite+aiosqlite:///{data_dir / 'kring.sqlite3'}",
+        demo=True,
+    )
+
+    async def build() -> object:
+        from workspace.db import Database
+        from workspace.demo import create_demo
+
+        await _upgrade(settings)
+        db = Database(settings.database_url)
+        try:
+            async with db.begin() as session:
+                return await create_demo(session, settings)
+        finally:
+            await db.dispose()
+
+    from workspace.demo import DEMO_PASSWORD, DemoResult
+
+    result = asyncio.run(build())
+    assert isinstance(result, DemoResult)
+    print(f"\nKring demo: the Bakker family (fictional), data in {data_dir}\n")
+    print(f"Open {settings.base_url}/login and sign in with password {DEMO_PASSWORD!r} as:")
+    for email, name, title in result.accounts:
+        print(f"  {email:<26} {name} ({title})")
+    print("\nPersonal invitation links for family members (each works on one device):")
+    for name, url in result.invitations:
+        print(f"  {name:<14} {url}")
+    print()
+    if not args.no_serve:
+        _serve(settings, args.host, args.port)
+
+
+def cmd_org_add(args: argparse.Namespace) -> None:
+    from workspace.db import Database
+    from workspace.models import Organisation
+
+    settings = _settings(args)
+
+    async def run() -> str:
+        db = Database(settings.database_url)
+        try:
+            async with db.begin() as session:
+                if await session.scalar(select(Organisation).where(Organisation.name == args.name)):
+                    raise CliError(f"an organisation named {args.name!r} already exists")
+                org = Organisation(name=args.name.strip(), kind=args.kind.strip())
+                session.add(org)
+                await session.flush()
+                return str(org.id)
+        finally:
+            await db.dispose()
+
+    if not args.name.strip():
+        raise CliError("--name must not be empty")
+    print(asyncio.run(run()))
+
+
+def cmd_user_add(args: argparse.Namespace) -> None:
+    from workspace.auth.actions import hash_password, normalise_email
+    from workspace.db import Database
+    from workspace.errors import ValidationError
+    from workspace.models import Organisation, User, UserRole
+
+    settings = _settings(args)
+    email = normalise_email(args.email)
+    if "@" not in email or email.startswith("@") or email.endswith("@"):
+        raise CliError(f"--email must be an email address, got {args.email!r}")
+    if args.role not in [r.value for r in UserRole]:
+        raise CliError(
+            f"--role must be one of {', '.join(r.value for r in UserRole)}, got {args.role!r}"
+        )
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif args.password is not None:
+        password = args.password
+    else:
+        raise CliError("give the password with --password-stdin (preferred) or --password")
+    try:
+        password_hash = hash_password(password)
+    except ValidationError:
+        raise CliError("the password must be at least 10 characters long") from None
+
+    async def run() -> str:
+        db = Database(settings.database_url)
+        try:
+            async with db.begin() as session:
+                org_id = None
+                if args.organisation:
+                    org = await session.scalar(
+                        select(Organisation).where(Organisation.name == args.organisation)
+                    )
+                    if org is None:
+                        raise CliError(
+                            f"no organisation named {args.organisation!r}; add it with `kring org add`"
+                        )
+                    org_id = org.id
+                if await session.scalar(select(User).where(User.email == email)):
+                    raise CliError(f"a user with email {email!r} already exists")
+                user = User(
+                    email=email,
+                    name=args.name.strip(),
+                    role=args.role,
+                    organisation_id=org_id,
+                    job_title=args.job_title.strip(),
+                    password_hash=password_hash,
+                )
+                session.add(user)
+                await session.flush()
+                return str(user.id)
+        finally:
+            await db.dispose()
+
+    if not args.name.strip():
+        raise CliError("--name must not be empty")
+    print(asyncio.run(run()))
+
+
+def cmd_case_add(args: argparse.Namespace) -> None:
+    import uuid
+
+    from workspace.access import Actor
+    from workspace.cases.actions import create_case
+    from workspace.db import Database
+    from workspace.errors import Forbidden, ValidationError
+    from workspace.models import User
+
+    settings = _settings(args)
+
+    async def run() -> str:
+        db = Database(settings.database_url)
+        try:
+            async with db.begin() as session:
+                user = await session.scalar(
+                    select(User).where(User.email == args.coordinator.strip().lower())
+                )
+                if user is None:
+                    raise CliError(f"no user with email {args.coordinator!r}")
+                actor = Actor(session_id=uuid.uuid4(), user=user, member=None, source="cli")
+                try:
+                    case = await create_case(session, actor, args.title)
+                except Forbidden:
+                    raise CliError("the coordinator must be a professional user") from None
+                except ValidationError:
+                    raise CliError("--title must be 1 to 200 characters") from None
+                return str(case.id)
+        finally:
+            await db.dispose()
+
+    print(asyncio.run(run()))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kring", description="Kring: one family plan, written together."
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data-dir", help="where the SQLite database and secret key live (KRING_DATA_DIR)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def serve_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=8000)
+
+    p = sub.add_parser("serve", parents=[common], help="migrate the database, then serve")
+    serve_options(p)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser(
+        "demo", parents=[common], help="create the demo case in a fresh data dir and serve it"
+    )
+    serve_options(p)
+    p.add_argument("--no-serve", action="store_true", help="only create the demo data")
+    p.set_defaults(func=cmd_demo)
+
+    db = sub.add_parser("db", help="database tasks").add_subparsers(
+        dest="db_command", required=True
+    )
+    p = db.add_parser("upgrade", parents=[common], help="apply all migrations")
+    p.set_defaults(func=cmd_db_upgrade)
+
+    org = sub.add_parser("org", help="organisations").add_subparsers(
+        dest="org_command", required=True
+    )
+    p = org.add_parser("add", parents=[common], help="add an organisation; prints its id")
+    p.add_argument("--name", required=True)
+    p.add_argument("--kind", default="", help="e.g. 'lokaal team', 'GGZ', 'school'")
+    p.set_defaults(func=cmd_org_add)
+
+    user = sub.add_parser("user", help="users").add_subparsers(dest="user_command", required=True)
+    p = user.add_parser("add", parents=[common], help="add a user; prints its id")
+    p.add_argument("--email", required=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--role", default="professional", help="professional, manager or admin")
+    p.add_argument("--organisation", help="an organisation's name")
+    p.add_argument("--job-title", default="", help="e.g. 'regionaal veiligheidsteam'")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    p.add_argument("--password", help="the password (visible in the process list: prefer stdin)")
+    p.set_defaults(func=cmd_user_add)
+
+    case = sub.add_parser("case", help="cases").add_subparsers(dest="case_command", required=True)
+    p = case.add_parser(
+        "add", parents=[common], help="add a case with a coordinator; prints its id"
+    )
+    p.add_argument("--title", required=True)
+    p.add_argument("--coordinator", required=True, help="the coordinator's email")
+    p.set_defaults(func=cmd_case_add)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (CliError, ConfigError) as exc:
+        print(f"kring: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except OSError as exc:
+        print(f"kring: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""Settings from the environment (``KRING_*``), read once into one frozen object."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+#: The repository root: templates/, static/ and migrations/ live beside the packages.
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message says which and what was expected."""
+
+
+def normalise_database_url(url: str) -> str:
+    """Pick the async driver for a plain ``postgresql://`` or ``sqlite://`` URL."""
+    if url.startswith(("postgres://", "postgresql://")):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite://") and not url.startswith("sqlite+"):
+        return "sqlite+aiosqlite://" + url.split("://", 1)[1]
+    return url
+
+
+def _secret_key(data_dir: Path) -> str:
+    """Return KRING_SECRET_KEY, or a key generated on first run and kept in the data dir."""
+    from_env = os.environ.get("KRING_SECRET_KEY", "").strip()
+    if from_env:
+        if len(from_env) < 32:
+            raise ConfigError("KRING_SECRET_KEY must be at least 32 characters long")
+        return from_env
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # Create with 0600 from the start so the key is never readable by others.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+    return key
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    secret_key: str
+    base_url: str = "http://127.0.0.1:8000"
+    #: Extra origins allowed to open websockets (the base URL's origin always is).
+    allowed_origins: tuple[str, ...] = ()
+    session_idle_minutes: int = 120
+    session_max_hours: int = 12
+    member_session_days: int = 14
+    invitation_days: int = 14
+    login_max_failures: int = 5
+    login_window_minutes: int = 15
+    realtime_max_message_bytes: int = 256 * 1024
+    redis_url: str | None = None
+    demo: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    @property
+    def origin(self) -> str:
+        parts = urlsplit(self.base_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        env = os.environ
+        data_dir = Path(str(overrides.pop("data_dir", None) or env.get("KRING_DATA_DIR", "data")))
+        data_dir = data_dir.expanduser().resolve()
+        default_db = f"sqlite+aiosqlite:///{data_dir / 'kring.sqlite3'}"
+        url = normalise_database_url(env.get("KRING_DATABASE_URL", "").strip() or default_db)
+        base_url = env.get("KRING_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"KRING_BASE_URL must start with http:// or https://, got {base_url!r}"
+            )
+        origins = tuple(
+            o.strip() for o in env.get("KRING_ALLOWED_ORIGINS", "").split(",") if o.strip()
+        )
+        values: dict[str, object] = {
+            "data_dir": data_dir,
+            "database_url": url,
+            "base_url": base_url,
+            "allowed_origins": origins,
+            "redis_url": env.get("KRING_REDIS_URL") or None,
+        }
+        max_bytes = env.get("KRING_REALTIME_MAX_MESSAGE_BYTES")
+        if max_bytes:
+            try:
+                values["realtime_max_message_bytes"] = int(max_bytes)
+            except ValueError:
+                raise ConfigError(
+                    f"KRING_REALTIME_MAX_MESSAGE_BYTES must be a whole number, got {max_bytes!r}"
+                ) from None
+        values.update(overrides)
+        if "secret_key" not in values:
+            values["secret_key"] = _secret_key(data_dir)
+        return cls(**values)  # type: ignore[arg-type]

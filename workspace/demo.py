@@ -1,0 +1,143 @@
+"""The demo: the fictional Bakker family of shared/demo-case.md, ready in a fresh data dir."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from workspace.access import Actor, case_access
+from workspace.auth.actions import create_invitation, hash_password
+from workspace.cases import actions as cases
+from workspace.config import Settings
+from workspace.models import CaseRole, Organisation, Participant, User, UserRole
+
+DEMO_PASSWORD = "kring-demo-wachtwoord"  # noqa: S105 - fictional accounts, printed on purpose
+
+ORGANISATIONS = [
+    ("Lokaal team Zuid", "lokaal team"),
+    ("Regionaal Veiligheidsteam", "regionaal veiligheidsteam"),
+    ("GGZ De Linde", "GGZ"),
+    ("Basisschool De Regenboog", "school"),
+]
+
+#: email, name, role, organisation, job title
+USERS = [
+    (
+        "fatima@demo.kring.nl",
+        "Fatima el Idrissi",
+        UserRole.PROFESSIONAL,
+        "Lokaal team Zuid",
+        "lokaal team, regisseur",
+    ),
+    (
+        "joost@demo.kring.nl",
+        "Joost de Boer",
+        UserRole.PROFESSIONAL,
+        "Regionaal Veiligheidsteam",
+        "regionaal veiligheidsteam",
+    ),
+    (
+        "petra@demo.kring.nl",
+        "Petra Smit",
+        UserRole.PROFESSIONAL,
+        "GGZ De Linde",
+        "GGZ, hulpverlener van Erik",
+    ),
+    (
+        "vandijk@demo.kring.nl",
+        "meester Van Dijk",
+        UserRole.PROFESSIONAL,
+        "Basisschool De Regenboog",
+        "leerkracht van Sem",
+    ),
+    (
+        "manager@demo.kring.nl",
+        "Marloes Jansen",
+        UserRole.MANAGER,
+        "Lokaal team Zuid",
+        "teammanager",
+    ),
+]
+
+#: name, kind, relation, birth year, takes part and gets an invitation
+PERSONS = [
+    ("Linda Bakker", "household", "moeder", 1988, True),
+    ("Erik Bakker", "household", "vader", 1985, True),
+    ("Noor", "household", "dochter", 2013, True),
+    ("Sem", "household", "zoon", 2018, False),
+    ("oma Ria", "network", "oma, moeder van Linda", 1958, True),
+    ("buurman Hasan", "network", "buurman", 1975, True),
+    ("Kees", "network", "broer van Erik", 1982, True),
+]
+
+
+@dataclass
+class DemoResult:
+    case_id: str = ""
+    accounts: list[tuple[str, str, str]] = field(default_factory=list)
+    invitations: list[tuple[str, str]] = field(default_factory=list)
+
+
+async def create_demo(db: AsyncSession, settings: Settings) -> DemoResult:
+    result = DemoResult()
+    orgs: dict[str, Organisation] = {}
+    for name, kind in ORGANISATIONS:
+        orgs[name] = Organisation(name=name, kind=kind)
+        db.add(orgs[name])
+    await db.flush()
+    users: dict[str, User] = {}
+    password_hash = hash_password(DEMO_PASSWORD)
+    for email, name, role, org, title in USERS:
+        users[email] = User(
+            email=email,
+            name=name,
+            role=role,
+            organisation_id=orgs[org].id,
+            job_title=title,
+            password_hash=password_hash,
+        )
+        db.add(users[email])
+        result.accounts.append((email, name, title))
+    await db.flush()
+
+    fatima = Actor(
+        session_id=users["fatima@demo.kring.nl"].id,
+        user=users["fatima@demo.kring.nl"],
+        member=None,
+        source="demo",
+    )
+    case = await cases.create_case(db, fatima, "Familie Bakker")
+    result.case_id = str(case.id)
+    who = await case_access(db, fatima, case.id)
+    for email, case_role, function in [
+        (
+            "joost@demo.kring.nl",
+            CaseRole.PROFESSIONAL,
+            "regionaal veiligheidsteam (met toestemming van het gezin)",
+        ),
+        ("petra@demo.kring.nl", CaseRole.PROFESSIONAL, "GGZ, hulpverlener van Erik"),
+        ("vandijk@demo.kring.nl", CaseRole.OBSERVER, "leerkracht van Sem"),
+    ]:
+        await cases.add_professional(db, who, cases.ProfessionalInput(email, case_role, function))
+    for name, kind, relation, year, participates in PERSONS:
+        person = await cases.add_person(
+            db,
+            who,
+            cases.PersonInput(
+                name=name,
+                kind=kind,
+                relation=relation,
+                birth_year=str(year),
+                participates=participates,
+            ),
+        )
+        if participates and name in ("Linda Bakker", "Erik Bakker", "Noor", "oma Ria"):
+            participant_id = await db.scalar(
+                select(Participant.id).where(Participant.person_id == person.id)
+            )
+            assert participant_id is not None
+            new = await create_invitation(db, settings, who, participant_id)
+            result.invitations.append((name, f"{settings.base_url}/uitnodiging/{new.token}"))
+    return result

@@ -1,0 +1,311 @@
+"""The web plumbing every view shares: templates, forms, CSRF, the actor, errors.
+
+Permission checks live in views and domain functions, never in templates."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+import time
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from http.cookies import SimpleCookie
+from typing import Any
+from urllib.parse import quote
+
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2_fragments.starlette import Jinja2Blocks
+from markupsafe import Markup
+from starlette.datastructures import FormData
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from workspace import i18n
+from workspace.access import Actor
+from workspace.config import ROOT, Settings
+from workspace.errors import CsrfError, KringError, NotSignedIn
+
+log = logging.getLogger("kring.http")
+
+SESSION_COOKIE = "kring_session"
+CSRF_COOKIE = "kring_csrf"
+DEVICE_COOKIE = "kring_device"
+LANG_COOKIE = "kring_lang"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+
+_env = Environment(
+    loader=FileSystemLoader(ROOT / "templates"),
+    autoescape=select_autoescape(),
+    extensions=["jinja2.ext.i18n"],
+)
+_env.install_gettext_callables(  # type: ignore[attr-defined]
+    i18n.gettext_, i18n.ngettext_, newstyle=True
+)
+templates = Jinja2Blocks(env=_env)
+templates.env.globals["LOCALES"] = i18n.LOCALES
+
+
+def _local_time(value: datetime | None, fmt: str = "%d-%m-%Y %H:%M") -> str:
+    """Show times in the Netherlands' zone; they are stored in UTC."""
+    if value is None:
+        return ""
+    from zoneinfo import ZoneInfo
+
+    return value.astimezone(ZoneInfo("Europe/Amsterdam")).strftime(fmt)
+
+
+templates.env.filters["localtime"] = _local_time
+
+
+@pass_context
+def _csrf_input(context: Mapping[str, Any]) -> Markup:
+    request: Request = context["request"]
+    token = getattr(request.state, "csrf_token", "")
+    return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, token)
+
+
+templates.env.globals["csrf_input"] = _csrf_input
+
+
+@pass_context
+def _path_for(context: Mapping[str, Any], name: str, /, **params: Any) -> str:
+    """Root-relative URLs, so pages work behind any proxy or host name."""
+    request: Request = context["request"]
+    return str(request.app.url_path_for(name, **params))
+
+
+templates.env.globals["url_for"] = _path_for
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    block: str | None = None,
+) -> Response:
+    """Render a page, or - for htmx requests that name a block - just that block."""
+    ctx = {"actor": getattr(request.state, "actor", None), "locale": i18n.current_locale.get()}
+    ctx.update(context or {})
+    kwargs: dict[str, Any] = {"status_code": status_code}
+    if block is not None and is_htmx(request):
+        kwargs["block_name"] = block
+    return templates.TemplateResponse(request, name, ctx, **kwargs)
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def actor_of(conn: HTTPConnection) -> Actor:
+    actor: Actor | None = getattr(conn.state, "actor", None)
+    if actor is None:
+        raise NotSignedIn("sign-in required")
+    return actor
+
+
+def client_source(conn: HTTPConnection) -> str:
+    return conn.client.host if conn.client else ""
+
+
+# -- CSRF: a random cookie, and a form token that is an HMAC of it under the secret key --------
+
+
+def csrf_token_for(secret_key: str, cookie_value: str) -> str:
+    return hmac.new(
+        secret_key.encode(), b"csrf:" + cookie_value.encode(), hashlib.sha256
+    ).hexdigest()
+
+
+async def form_data(request: Request) -> FormData:
+    """Read a state-changing request's form, refusing it without a valid CSRF token.
+
+    Every POST view reads its form through here; tests sweep all POST routes to prove it."""
+    form = await request.form()
+    settings: Settings = request.app.state.settings
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    sent = request.headers.get(CSRF_HEADER) or str(form.get(CSRF_FIELD) or "")
+    if (
+        not cookie
+        or not sent
+        or not hmac.compare_digest(sent, csrf_token_for(settings.secret_key, cookie))
+    ):
+        raise CsrfError("missing or wrong CSRF token")
+    return form
+
+
+def form_values(form: FormData, *names: str) -> dict[str, str]:
+    return {name: str(form.get(name) or "") for name in names}
+
+
+def parse_uuid(value: object) -> uuid.UUID:
+    from workspace.errors import NotFound
+
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise NotFound("malformed id") from None
+
+
+def safe_next(value: str | None) -> str:
+    """Only local paths: never redirect a sign-in to another site."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/cases"
+
+
+# -- middleware ------------------------------------------------------------------------------
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    # Invitation links carry a token: never leak a URL to another site.
+    (b"referrer-policy", b"no-referrer"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        b"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    ),
+    (b"cache-control", b"no-store"),
+]
+
+
+def cookie_header(
+    name: str, value: str, settings: Settings, *, max_age: int | None = None, http_only: bool = True
+) -> bytes:
+    cookie: SimpleCookie = SimpleCookie()
+    cookie[name] = value
+    morsel = cookie[name]
+    morsel["path"] = "/"
+    morsel["samesite"] = "Lax"
+    if http_only:
+        morsel["httponly"] = True
+    if settings.secure_cookies:
+        morsel["secure"] = True
+    if max_age is not None:
+        morsel["max-age"] = max_age
+    return morsel.OutputString().encode("latin-1")
+
+
+def _route_template(scope: Scope) -> str:
+    """The path with its parameters named, e.g. /cases/{case_id}: no ids or tokens in logs."""
+    path: str = scope.get("path", "")
+    for name, value in (scope.get("path_params") or {}).items():
+        path = path.replace(quote(str(value), safe="/"), "{" + name + "}")
+    return path
+
+
+class WebMiddleware:
+    """Per request: locale, CSRF cookie, the signed-in actor, security headers, an access log
+    without ids or tokens. Pure ASGI so websockets pass through it too (they get the actor)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        conn = HTTPConnection(scope)
+        state = scope.setdefault("state", {})
+        settings: Settings = scope["app"].state.settings
+        lang = conn.cookies.get(LANG_COOKIE, i18n.DEFAULT_LOCALE)
+        token = i18n.current_locale.set(lang if lang in i18n.LOCALES else i18n.DEFAULT_LOCALE)
+        csrf_cookie = conn.cookies.get(CSRF_COOKIE, "")
+        new_csrf = ""
+        if not csrf_cookie:
+            new_csrf = csrf_cookie = secrets.token_urlsafe(24)
+        state["csrf_token"] = csrf_token_for(settings.secret_key, csrf_cookie)
+        state["actor"] = await self._actor(scope, conn, settings)
+        started = time.perf_counter()
+        status = 0
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                names = {k.lower() for k, _ in headers}
+                headers += [(k, v) for k, v in SECURITY_HEADERS if k not in names]
+                if new_csrf:
+                    headers.append((b"set-cookie", cookie_header(CSRF_COOKIE, new_csrf, settings)))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            i18n.current_locale.reset(token)
+            if scope["type"] == "http":
+                log.info(
+                    "%s %s %s %.1fms",
+                    scope["method"],
+                    _route_template(scope),
+                    status,
+                    (time.perf_counter() - started) * 1000,
+                )
+
+    async def _actor(self, scope: Scope, conn: HTTPConnection, settings: Settings) -> Actor | None:
+        session_token = conn.cookies.get(SESSION_COOKIE, "")
+        if not session_token:
+            return None
+        from workspace.auth.actions import actor_for_token
+
+        db = scope["app"].state.db
+        async with db.begin() as session:
+            return await actor_for_token(session, settings, session_token, client_source(conn))
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+
+async def handle_kring_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, KringError)
+    if isinstance(exc, NotSignedIn):
+        if request.method == "GET":
+            return redirect("/login?next=" + quote(request.url.path))
+        return render(
+            request, "errors/error.html", {"message": i18n._(exc.user_message)}, status_code=401
+        )
+    return render(
+        request,
+        "errors/error.html",
+        {"message": i18n._(exc.user_message)},
+        status_code=exc.status_code,
+    )
+
+
+async def handle_not_found(request: Request, exc: Exception) -> Response:
+    from workspace.errors import NotFound
+
+    return render(
+        request, "errors/error.html", {"message": i18n._(NotFound.user_message)}, status_code=404
+    )
+
+
+async def handle_server_error(request: Request, exc: Exception) -> Response:
+    incident = uuid.uuid4().hex[:8]
+    log.exception(
+        "unhandled error (incident %s) on %s %s",
+        incident,
+        request.method,
+        _route_template(request.scope),
+    )
+    # A plain response: the template engine itself may be what failed.
+    body = (
+        "<!doctype html><html lang=nl><meta charset=utf-8><title>Kring</title>"
+        "<body><h1>Er ging iets mis</h1><p>Er ging bij ons iets mis. Je gegevens zijn niet "
+        "kwijt, maar wat je net deed is misschien niet opgeslagen. Probeer het opnieuw. "
+        f"Meld dit nummer als het blijft gebeuren: <strong>{incident}</strong>.</p></body></html>"
+    )
+    return HTMLResponse(body, status_code=500)
