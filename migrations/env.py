@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import realtime.tables  # noqa: F401 - registers the realtime tables on the metadata
 from workspace.models import Base
 
 target_metadata = Base.metadata

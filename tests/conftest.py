@@ -3,8 +3,10 @@ KRING_TEST_DATABASE_URL is set), the real app with its lifespan, an HTTP client,
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -13,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from sqlalchemy import text
 from starlette.applications import Starlette
 
@@ -287,3 +290,33 @@ async def invite(db: Database, settings: Settings, world: World, participant: Pa
         )
         new = await create_invitation(session, settings, who, participant.id)
     return f"{settings.base_url}/uitnodiging/{new.token}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+async def live(app: Starlette, settings: Settings) -> AsyncIterator[str]:
+    """Serve the (already started) app over real HTTP/websockets; returns ws://host:port."""
+    port = _free_port()
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        lifespan="off",
+        log_level="warning",
+        ws_per_message_deflate=False,
+        ws_max_size=settings.realtime_max_message_bytes * 2,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for this
+        await asyncio.sleep(0.01)
+    try:
+        yield f"ws://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task

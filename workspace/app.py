@@ -9,15 +9,19 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocket
 
+from realtime.server import RealtimeServer
 from workspace.auth import views as auth_views
 from workspace.cases import views as case_views
 from workspace.config import ROOT, Settings
 from workspace.db import Database
 from workspace.errors import KringError
 from workspace.events import EventBus
+from workspace.notes import access as notes_access
+from workspace.notes import views as notes_views
 from workspace.web import (
     WebMiddleware,
     handle_kring_error,
@@ -35,6 +39,10 @@ async def health(request: Request) -> Response:
     return PlainTextResponse("ok")
 
 
+async def _realtime_endpoint(websocket: WebSocket) -> None:
+    await websocket.app.state.realtime.endpoint(websocket)
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
 
@@ -42,8 +50,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db = Database(settings.database_url)
         app.state.db = db
+        realtime = RealtimeServer(
+            db.engine,
+            notes_access.authorize,
+            allowed_origins={settings.origin, *settings.allowed_origins},
+            max_message_bytes=settings.realtime_max_message_bytes,
+            on_refused=lambda grant, reason: notes_access.on_refused(grant, reason, app),
+            on_denied=notes_access.on_denied,
+        )
+        app.state.realtime = realtime
         try:
-            yield
+            async with realtime:
+                yield
         finally:
             await db.dispose()
 
@@ -53,6 +71,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/healthz", health),
             *auth_views.routes,
             *case_views.routes,
+            *notes_views.routes,
+            WebSocketRoute("/realtime/{document:path}", _realtime_endpoint),
             Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"),
         ],
         middleware=[Middleware(WebMiddleware)],

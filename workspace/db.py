@@ -32,6 +32,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_begin(conn: Connection) -> None:
+    deferred = conn.get_execution_options().get("sqlite_deferred", False)
+    conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+
+
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     url = normalise_database_url(url)
     if url.startswith("sqlite"):
@@ -40,9 +45,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         # aiosqlite's default "deferred" BEGIN lets two writers both read, then one fails with
         # "database is locked" at its first write; BEGIN IMMEDIATE takes the write lock up front
         # so the busy timeout applies instead.
-        event.listen(
-            engine.sync_engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE")
-        )
+        # Reads that never write may ask for a plain (deferred) BEGIN with the execution option
+        # ``sqlite_deferred=True``: WAL readers need no lock and must not queue behind writers.
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _no_pysqlite_begin(dbapi_connection: Any, _record: Any) -> None:

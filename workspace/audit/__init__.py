@@ -36,6 +36,7 @@ ACTION_LABELS: dict[str, str] = {
     "invitation.refused": N_("probeerde een uitnodiging te gebruiken die niet (meer) werkt"),
     "audit.view": N_("heeft bekeken wie het plan heeft bekeken"),
     "notes.open": N_("heeft de gedeelde aantekeningen geopend"),
+    "notes.edit": N_("heeft de gedeelde aantekeningen veranderd (zonder live-editor)"),
     "notes.refused": N_("probeerde te schrijven zonder schrijfrecht"),
     "notes.denied": N_("kreeg geen toegang tot de aantekeningen"),
 }

@@ -91,19 +91,30 @@ async def _overview_context(db: Any, who: CaseAccess, **extra: Any) -> dict[str,
         "pro_errors": {},
         "invite": None,
         "manage_errors": {},
+        "notes": None,
+        "notes_conflict": None,
     }
     context.update(extra)
     return context
 
 
 async def case_page(request: Request) -> Response:
+    return await case_page_response(request)
+
+
+async def case_page_response(request: Request, *, status_code: int = 200, **extra: Any) -> Response:
+    """The case page (audited as a read), with ``extra`` context such as a notes conflict."""
+    from workspace.notes.views import notes_context
+
     actor = actor_of(request)
     case_id = parse_uuid(request.path_params["case_id"])
     async with request.app.state.db.begin() as db:
         who = await case_access(db, actor, case_id)
-        context = await _overview_context(db, who)
+        context = await _overview_context(db, who, **extra)
         audit.record(db, who, "case.view", object_type="case", object_id=case_id)
-    return render(request, "cases/show.html", context)
+    # After the transaction: the notes come from the realtime store, on its own connection.
+    context["notes"] = await notes_context(request, who)
+    return render(request, "cases/show.html", context, status_code=status_code)
 
 
 async def _case_form(

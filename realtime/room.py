@@ -1,0 +1,313 @@
+"""Rooms: one per loaded document, its connections, group commit, fan-out, presence."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from pycrdt import Doc, merge_updates
+from starlette.websockets import WebSocket
+
+from realtime import protocol
+from realtime.protocol import AwarenessEntry, ProtocolError
+from realtime.store import Pending, UpdateStore
+
+log = logging.getLogger("kring.realtime")
+
+EMPTY_UPDATE = b"\x00\x00"
+
+
+class TokenBucket:
+    """``rate`` tokens a second, up to ``burst``. take() says whether there was enough."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate, self.burst, self.tokens = rate, burst, burst
+        self.stamp = time.monotonic()
+
+    def take(self, amount: float = 1.0) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens < amount:
+            return False
+        self.tokens -= amount
+        return True
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_message_bytes: int = 256 * 1024
+    send_queue: int = 512
+    messages_per_second: float = 100.0
+    message_burst: float = 300.0
+    bytes_per_second: float = 1024 * 1024
+    byte_burst: float = 4 * 1024 * 1024
+    max_client_ids: int = 8
+
+
+class Connection:
+    """One websocket. Sends go through a bounded queue and one writer task, so a slow client
+    can never hold up a room: when its queue is full it is dropped (1013)."""
+
+    def __init__(
+        self,
+        websocket: WebSocket,
+        identity: dict[str, str],
+        can_write: bool,
+        author: str,
+        limits: Limits,
+        on_refused: Callable[[str], Coroutine[Any, Any, None]] | None = None,
+    ) -> None:
+        self.websocket = websocket
+        self.on_refused = on_refused
+        self.identity = identity
+        self.can_write = can_write
+        self.author = author
+        self.hello = False
+        self.refused_once = False
+        self.client_ids: set[int] = set()
+        self.closed = False
+        self.close_code: int | None = None
+        #: Called once when the server drops this connection (e.g. a slow consumer), so it
+        #: leaves its room at once instead of when its reader next wakes up.
+        self.on_drop: Callable[[], None] | None = None
+        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(limits.send_queue)
+        self._writer: asyncio.Task[None] | None = None
+        self.messages = TokenBucket(limits.messages_per_second, limits.message_burst)
+        self.bytes = TokenBucket(limits.bytes_per_second, limits.byte_burst)
+
+    def start(self) -> None:
+        self._writer = asyncio.create_task(self._write())
+
+    async def _write(self) -> None:
+        try:
+            while (data := await self._queue.get()) is not None:
+                await self.websocket.send_bytes(data)
+        except Exception:  # the socket went away; the reader notices and cleans up
+            self.closed = True
+
+    def send(self, data: bytes) -> None:
+        if self.closed:
+            return
+        try:
+            self._queue.put_nowait(data)
+        except asyncio.QueueFull:
+            log.warning("dropping a slow consumer (send queue full)")
+            self.closed = True
+            if self.on_drop is not None:
+                self.on_drop()
+            asyncio.get_running_loop().create_task(self.close(1013))
+
+    async def close(self, code: int = 1000) -> None:
+        """Flush what is queued (best effort), then close the socket with ``code``.
+
+        Never waits long: a client that stopped reading must not hold anything up (uvicorn's
+        ping timeout ends such a socket for good)."""
+        if self.close_code is not None:
+            return
+        self.close_code = code
+        if self._writer is not None and not self._writer.done():
+            if code == 1013:
+                self._writer.cancel()
+            else:
+                with contextlib.suppress(asyncio.QueueFull):
+                    self._queue.put_nowait(None)
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(asyncio.shield(self._writer), 2)
+                self._writer.cancel()
+        self.closed = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.websocket.close(code), 2)
+
+
+OnStored = Callable[[str, bytes], Awaitable[None]]
+
+
+@dataclass
+class Room:
+    """A loaded document. ``doc`` only ever holds committed updates: incoming ones wait in
+    ``pending`` until the log has them, so a failed store leaves the room as it was."""
+
+    name: str
+    store: UpdateStore
+    doc: Doc[Any] = field(default_factory=Doc)
+    connections: set[Connection] = field(default_factory=set)
+    #: (sender or None for a server-side edit, update, author, future resolved after commit)
+    pending: list[tuple[Connection | None, bytes, str, asyncio.Future[None] | None]] = field(
+        default_factory=list
+    )
+    tail: int = 0
+    compact_after: int = 1000
+    on_stored: OnStored | None = None
+    unload_task: asyncio.Task[None] | None = None
+    _flusher: asyncio.Task[None] | None = None
+    _states: dict[int, AwarenessEntry] = field(default_factory=dict)
+    _owners: dict[int, Connection] = field(default_factory=dict)
+    _compacting: asyncio.Task[None] | None = None
+
+    # -- incoming -------------------------------------------------------------------------
+
+    def handle(self, conn: Connection, message: bytes) -> None:
+        """Act on one client message. Raises ProtocolError (the caller closes the connection)."""
+        incoming = protocol.parse(message)
+        if incoming.type == 0:
+            if incoming.subtype == 0:
+                conn.send(protocol.sync_step2(self.doc.get_update(incoming.payload)))
+                if conn.hello:
+                    conn.send(protocol.kring_stored(self.doc.get_state()))
+            else:
+                self._receive_update(conn, incoming.payload)
+        elif incoming.type == 1:
+            self._receive_awareness(conn, incoming.payload)
+        elif incoming.type == 3:
+            if self._states:
+                conn.send(self.awareness_snapshot())
+        elif incoming.type == protocol.KRING and incoming.subtype == protocol.KringMessage.HELLO:
+            # Other kring subtypes from a client are ignored: newer clients may send more.
+            conn.hello = True
+
+    def _receive_update(self, conn: Connection, update: bytes) -> None:
+        if update == EMPTY_UPDATE:
+            return
+        if not conn.can_write:
+            if not conn.refused_once:
+                conn.refused_once = True
+                if conn.hello:
+                    conn.send(protocol.kring_error("readonly"))
+                if conn.on_refused is not None:
+                    asyncio.get_running_loop().create_task(conn.on_refused("readonly"))
+            return
+        self._enqueue(conn, update, conn.author, None)
+
+    def _enqueue(
+        self, conn: Connection | None, update: bytes, author: str, done: asyncio.Future[None] | None
+    ) -> None:
+        self.pending.append((conn, update, author, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+
+    async def submit(self, update: bytes, author: str) -> None:
+        """A server-side edit (e.g. a form saved without JavaScript): stored, applied and
+        broadcast like any client's update. Returns after the commit; raises if it failed."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._enqueue(None, update, author, done)
+        await done
+
+    # -- group commit ---------------------------------------------------------------------
+
+    async def _flush(self) -> None:
+        """Store everything pending in one transaction, then apply and broadcast it.
+
+        Updates that arrive while a commit is in flight form the next group."""
+        while self.pending:
+            batch, self.pending = self.pending, []
+            senders = {c for c, _, _, _ in batch if c is not None}
+            try:
+                await self.store.append(self.name, [Pending(u, a) for _, u, a, _ in batch])
+            except Exception as exc:
+                log.exception("storing %d update(s) failed; closing their senders", len(batch))
+                for _, _, _, done in batch:
+                    if done is not None and not done.done():
+                        done.set_exception(exc)
+                for sender in senders:
+                    # 1011 (not 44xx): the client reconnects, resyncs and keeps its edits.
+                    await sender.close(1011)
+                continue
+            updates = [u for _, u, _, _ in batch]
+            merged = merge_updates(*updates) if len(updates) > 1 else updates[0]
+            self.doc.apply_update(merged)
+            self.tail += len(updates)
+            message = protocol.sync_update(merged)
+            for conn in list(self.connections):
+                conn.send(message)
+            stored = protocol.kring_stored(self.doc.get_state())
+            for sender in senders:
+                if sender.hello:
+                    sender.send(stored)
+            for _, _, _, done in batch:
+                if done is not None and not done.done():
+                    done.set_result(None)
+            if self.on_stored is not None:
+                await self.on_stored(self.name, merged)
+            if self.tail >= self.compact_after and (
+                self._compacting is None or self._compacting.done()
+            ):
+                self.tail = 0
+                self._compacting = asyncio.create_task(self._compact())
+
+    async def _compact(self) -> None:
+        try:
+            await self.store.compact(self.name)
+        except Exception:
+            log.exception("compaction failed; the log still holds everything")
+
+    async def drain(self) -> None:
+        """Wait until nothing is pending or being stored."""
+        while self._flusher is not None and not self._flusher.done():
+            await asyncio.shield(self._flusher)
+        if self._compacting is not None and not self._compacting.done():
+            await asyncio.shield(self._compacting)
+
+    def apply_remote(self, update: bytes) -> None:
+        """An update another process already stored: apply and relay, never store again."""
+        self.doc.apply_update(update)
+        message = protocol.sync_update(update)
+        for conn in list(self.connections):
+            conn.send(message)
+
+    # -- presence -------------------------------------------------------------------------
+
+    def _receive_awareness(self, conn: Connection, payload: bytes) -> None:
+        out: list[AwarenessEntry] = []
+        for entry in protocol.decode_awareness(payload):
+            owner = self._owners.get(entry.client_id)
+            if owner is None:
+                if entry.state == "null":
+                    continue
+                if len(conn.client_ids) >= 8:
+                    raise ProtocolError("too many awareness client ids on one connection")
+                self._owners[entry.client_id] = conn
+                conn.client_ids.add(entry.client_id)
+            elif owner is not conn:
+                # y-websocket clients re-send every state they apply: drop those echoes here,
+                # or one renewal turns into C + (C-1)*C messages.
+                continue
+            known = self._states.get(entry.client_id)
+            if known is not None and entry.clock <= known.clock:
+                continue
+            entry.state = protocol.with_identity(entry.state, conn.identity)
+            if entry.state == "null":
+                self._states.pop(entry.client_id, None)
+                self._owners.pop(entry.client_id, None)
+                conn.client_ids.discard(entry.client_id)
+            else:
+                self._states[entry.client_id] = entry
+            out.append(entry)
+        if out:
+            message = protocol.awareness_message(protocol.encode_awareness(out))
+            # The sender gets its own state back too: harmless, and it keeps a lone client's
+            # 30-second liveness check fed.
+            for other in list(self.connections):
+                other.send(message)
+
+    def awareness_snapshot(self) -> bytes:
+        return protocol.awareness_message(protocol.encode_awareness(list(self._states.values())))
+
+    def forget(self, conn: Connection) -> None:
+        """A connection left: tell the others its cursors are gone."""
+        self.connections.discard(conn)
+        gone = []
+        for client_id in conn.client_ids:
+            if self._owners.get(client_id) is conn:
+                known = self._states.pop(client_id, None)
+                del self._owners[client_id]
+                gone.append(AwarenessEntry(client_id, (known.clock if known else 0) + 1, "null"))
+        if gone:
+            message = protocol.awareness_message(protocol.encode_awareness(gone))
+            for other in list(self.connections):
+                other.send(message)

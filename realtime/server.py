@@ -1,0 +1,319 @@
+"""The websocket endpoint and room registry: the durable Yjs sync server.
+
+The contract (shared/architecture.md, "The durability contract"): an update is validated,
+then committed to the log, then applied and broadcast - never the other way round."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from pycrdt import Doc, Text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from realtime import protocol
+from realtime.fanout import Fanout, InProcessFanout
+from realtime.protocol import ProtocolError
+from realtime.room import Connection, Limits, Room
+from realtime.store import UpdateStore
+
+log = logging.getLogger("kring.realtime")
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What the authorizer allows one connection. Identity comes from here, not the client."""
+
+    document: str
+    can_write: bool
+    author: str
+    name: str
+    role: str
+    colour: str
+
+
+Authorizer = Callable[[WebSocket, str], Awaitable[Grant | None]]
+OnRefused = Callable[[Grant, str], Awaitable[None]]
+
+
+class Rooms:
+    """Loaded documents. Each is loaded exactly once, even when many clients open it at the same
+    moment (they all await the same load), and unloaded a while after its last client left."""
+
+    def __init__(
+        self, store: UpdateStore, *, unload_after: float, compact_after: int, fanout: Fanout
+    ) -> None:
+        self.store = store
+        self.unload_after = unload_after
+        self.compact_after = compact_after
+        self.fanout = fanout
+        self.rooms: dict[str, Room] = {}
+        self._loading: dict[str, asyncio.Task[Room]] = {}
+        self.loads = 0  # how many loads from the store happened (tests, metrics)
+
+    async def join(self, name: str, conn: Connection) -> Room:
+        room = self.rooms.get(name)
+        if room is None:
+            task = self._loading.get(name)
+            if task is None:
+                task = asyncio.create_task(self._load(name))
+                self._loading[name] = task
+            room = await asyncio.shield(task)
+        if room.unload_task is not None:
+            room.unload_task.cancel()
+            room.unload_task = None
+        room.connections.add(conn)
+        return room
+
+    async def _load(self, name: str) -> Room:
+        try:
+            loaded = await self.store.load(name)  # raises: never an empty stand-in document
+            self.loads += 1
+            doc: Doc[Any] = Doc()
+            if loaded.state is not None:
+                doc.apply_update(loaded.state)
+            room = Room(
+                name,
+                self.store,
+                doc=doc,
+                tail=loaded.tail_length,
+                compact_after=self.compact_after,
+                on_stored=self.fanout.publish,
+            )
+            self.rooms[name] = room
+            return room
+        finally:
+            self._loading.pop(name, None)
+
+    def leave(self, room: Room, conn: Connection) -> None:
+        if conn not in room.connections:
+            return  # already gone (dropped earlier)
+        room.forget(conn)
+        if not room.connections and room.unload_task is None:
+            room.unload_task = asyncio.create_task(self._unload_later(room))
+
+    async def _unload_later(self, room: Room) -> None:
+        await asyncio.sleep(self.unload_after)
+        await room.drain()
+        if room.connections or self.rooms.get(room.name) is not room:
+            return
+        del self.rooms[room.name]  # no await since the check: nobody joined in between
+        try:
+            await self.store.compact(room.name)
+        except Exception:
+            log.exception("compaction on unload failed; the log still holds everything")
+
+    async def close(self) -> None:
+        for room in list(self.rooms.values()):
+            if room.unload_task is not None:
+                room.unload_task.cancel()
+            with contextlib.suppress(Exception):
+                await room.drain()
+
+
+class _Holder:
+    """Stands in for a connection while the server itself edits a room."""
+
+    client_ids: set[int] = set()  # noqa: RUF012 - never written: a holder has no cursors
+
+    def send(self, data: bytes) -> None:
+        return None
+
+
+class RealtimeServer:
+    """Create in the app's lifespan (``async with``), mount ``endpoint`` at
+    ``/realtime/{document:path}``. Run uvicorn with ``ws_per_message_deflate=False`` and
+    ``ws_max_size`` at least ``max_message_bytes``."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        authorize: Authorizer,
+        *,
+        allowed_origins: set[str],
+        max_message_bytes: int = 256 * 1024,
+        fanout: Fanout | None = None,
+        on_refused: OnRefused | None = None,
+        on_denied: Callable[[WebSocket, str, str], Awaitable[None]] | None = None,
+        unload_after: float = 30.0,
+        compact_after: int = 1000,
+        limits: Limits | None = None,
+        store: UpdateStore | None = None,
+    ) -> None:
+        self.authorize = authorize
+        self.allowed_origins = allowed_origins
+        self.limits = limits or Limits(max_message_bytes=max_message_bytes)
+        self.store = store or UpdateStore(engine)
+        self.fanout = fanout or InProcessFanout()
+        self.on_refused = on_refused
+        self.on_denied = on_denied
+        self.rooms = Rooms(
+            self.store, unload_after=unload_after, compact_after=compact_after, fanout=self.fanout
+        )
+
+    async def __aenter__(self) -> RealtimeServer:
+        await self.fanout.start(self._deliver)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.fanout.stop()
+        await self.rooms.close()
+
+    async def _deliver(self, document: str, update: bytes) -> None:
+        room = self.rooms.rooms.get(document)
+        if room is not None:
+            room.apply_remote(update)
+
+    async def text(self, document: str, name: str = "text") -> str:
+        """The document's shared text as stored (for read views, exports and minutes)."""
+        room = self.rooms.rooms.get(document)
+        if room is not None:
+            return str(room.doc.get(name, type=Text))
+        loaded = await self.store.load(document)
+        doc: Doc[Any] = Doc()
+        if loaded.state is not None:
+            doc.apply_update(loaded.state)
+        return str(doc.get(name, type=Text))
+
+    async def replace_text(self, document: str, new: str, author: str, name: str = "text") -> None:
+        """Make the shared text equal ``new`` with the smallest edit (common prefix and suffix
+        kept, so others' cursors and authorship survive), through the same durable path as a
+        client's update. Returns after the commit; raises if storing failed."""
+        async with self._held(document) as room:
+            ytext = room.doc.get(name, type=Text)
+            old = str(ytext)
+            if old == new:
+                return
+            start = 0
+            while start < min(len(old), len(new)) and old[start] == new[start]:
+                start += 1
+            end_old, end_new = len(old), len(new)
+            while end_old > start and end_new > start and old[end_old - 1] == new[end_new - 1]:
+                end_old -= 1
+                end_new -= 1
+            # Build the edit on a copy: the room's document only ever holds committed state.
+            scratch: Doc[Any] = Doc()
+            scratch.apply_update(room.doc.get_update())
+            text = scratch.get(name, type=Text)
+            before = scratch.get_state()
+            with scratch.transaction():
+                if end_old > start:
+                    del text[start:end_old]
+                if end_new > start:
+                    text.insert(start, new[start:end_new])
+            await room.submit(scratch.get_update(before), author)
+
+    @asynccontextmanager
+    async def _held(self, document: str) -> AsyncIterator[Room]:
+        """The room, loaded if need be and kept from unloading while in use."""
+        holder = _Holder()
+        room = await self.rooms.join(document, holder)  # type: ignore[arg-type]
+        try:
+            yield room
+        finally:
+            self.rooms.leave(room, holder)  # type: ignore[arg-type]
+
+    async def resync(self, document: str) -> None:
+        """After a possible fan-out gap: apply what the store has and the room lacks."""
+        room = self.rooms.rooms.get(document)
+        if room is None:
+            return
+        loaded = await self.store.load(document)
+        if loaded.state is not None:
+            scratch: Doc[Any] = Doc()
+            scratch.apply_update(loaded.state)
+            missing = scratch.get_update(room.doc.get_state())
+            if missing != b"\x00\x00":
+                room.apply_remote(missing)
+
+    async def _deny(self, websocket: WebSocket, document: str, reason: str) -> None:
+        if self.on_denied is not None:
+            with contextlib.suppress(Exception):
+                await self.on_denied(websocket, document, reason)
+        # Before accept: the client gets no socket at all (the handshake is refused).
+        await websocket.close(1008)
+
+    async def endpoint(self, websocket: WebSocket) -> None:
+        document = str(websocket.path_params.get("document", ""))
+        origin = websocket.headers.get("origin", "")
+        if origin not in self.allowed_origins:
+            log.info("websocket refused: origin not allowed")
+            await self._deny(websocket, document, "origin")
+            return
+        if not document or len(document) > 200:
+            await self._deny(websocket, document, "document")
+            return
+        grant = await self.authorize(websocket, document)
+        if grant is None or grant.document != document:
+            await self._deny(websocket, document, "access")
+            return
+        await websocket.accept()
+        on_refused = None
+        if self.on_refused is not None:
+            hook, g = self.on_refused, grant
+
+            async def on_refused(reason: str) -> None:
+                with contextlib.suppress(Exception):
+                    await hook(g, reason)
+
+        identity = {
+            "name": grant.name,
+            "color": grant.colour,
+            "colorLight": grant.colour + "33",
+            "role": grant.role,
+        }
+        conn = Connection(
+            websocket, identity, grant.can_write, grant.author, self.limits, on_refused
+        )
+        conn.start()
+        try:
+            room = await self.rooms.join(document, conn)
+        except Exception:
+            log.exception("loading a document failed; refusing the connection")
+            await conn.close(1011)
+            return
+        conn.on_drop = lambda: self.rooms.leave(room, conn)
+        try:
+            conn.send(protocol.sync_step1(room.doc.get_state()))
+            if room._states:
+                conn.send(room.awareness_snapshot())
+            await self._read(conn, room)
+        finally:
+            self.rooms.leave(room, conn)
+            await conn.close(conn.close_code or 1000)
+
+    async def _read(self, conn: Connection, room: Room) -> None:
+        limits = self.limits
+        while not conn.closed:
+            try:
+                message = await conn.websocket.receive()
+            except (WebSocketDisconnect, RuntimeError):
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            data = message.get("bytes")
+            if data is None:
+                await conn.close(1003)  # text frames are not part of the protocol
+                return
+            if len(data) > limits.max_message_bytes:
+                if conn.hello:
+                    conn.send(protocol.kring_error("too_large"))
+                await conn.close(1009)
+                return
+            if not conn.messages.take() or not conn.bytes.take(len(data)):
+                if conn.hello:
+                    conn.send(protocol.kring_error("rate_limited"))
+                await conn.close(1008)
+                return
+            try:
+                room.handle(conn, data)
+            except ProtocolError as exc:
+                log.info("closing a connection after a bad message: %s", exc)
+                await conn.close(1007)
+                return

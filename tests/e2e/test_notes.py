@@ -1,0 +1,44 @@
+"""Two people co-write the shared notes in real browsers: text, cursors, the saved state."""
+
+from __future__ import annotations
+
+from tests.e2e.conftest import PHONE, screenshot, sign_in
+
+
+def _open_case(page, base_url: str) -> None:  # type: ignore[no-untyped-def]
+    page.get_by_role("link", name="Familie Bakker").click()
+    page.locator('#notes [data-save-status][data-state="saved"]').wait_for()
+
+
+def test_two_participants_see_each_others_text_and_saved_state(demo_server, new_context):
+    fatima = new_context().new_page()
+    sign_in(fatima, demo_server.base_url, "fatima@demo.kring.nl")
+    _open_case(fatima, demo_server.base_url)
+    linda = new_context(**PHONE).new_page()
+    linda.goto(demo_server.invitations["Linda Bakker"])
+    linda.get_by_role("button", name="Doorgaan").click()
+    linda.locator('#notes [data-save-status][data-state="saved"]').wait_for()
+
+    fatima.locator("#notes .cm-content").click()
+    fatima.keyboard.type("Afspraak: Erik belt Kees als het spannend wordt.")
+    linda.locator("#notes .cm-content", has_text="Erik belt Kees").wait_for()
+    # Linda's cursor label shows who is typing, with the name the server gave.
+    linda.locator("#notes .cm-content").click()
+    linda.keyboard.press("End")
+    linda.keyboard.type(" Oma Ria neemt op.")
+    fatima.locator("#notes .cm-content", has_text="Oma Ria neemt op").wait_for()
+    fatima.locator("#notes .cm-ySelectionInfo", has_text="Linda").wait_for()
+    fatima.locator('#notes [data-save-status][data-state="saved"]').wait_for()
+    assert fatima.locator("#notes [data-save-status]").inner_text() == "Opgeslagen"
+    screenshot(linda, "phone-linda-notes")
+    # A reload shows the stored text: it was saved, not just shown.
+    fatima.reload()
+    fatima.locator("#notes .cm-content", has_text="Oma Ria neemt op").wait_for()
+
+
+def test_an_observer_reads_along_but_cannot_type(demo_server, new_context):
+    teacher = new_context().new_page()
+    sign_in(teacher, demo_server.base_url, "vandijk@demo.kring.nl")
+    teacher.get_by_role("link", name="Familie Bakker").click()
+    teacher.locator('#notes [data-save-status][data-state="readonly"]').wait_for()
+    assert teacher.locator("#notes .cm-content").get_attribute("contenteditable") == "false"
