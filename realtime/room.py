@@ -205,6 +205,9 @@ class Room:
 
         Updates that arrive while a commit is in flight form the next group."""
         while self.pending:
+            # One turn of the event loop first: updates that arrived in the same network read
+            # (a burst of keystrokes, many clients at once) join this group and this broadcast.
+            await asyncio.sleep(0)
             batch, self.pending = self.pending, []
             senders = {c for c, _, _, _ in batch if c is not None}
             try:

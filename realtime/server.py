@@ -164,6 +164,7 @@ class RealtimeServer:
     async def __aexit__(self, *exc: object) -> None:
         await self.fanout.stop()
         await self.rooms.close()
+        self.store.close()
 
     async def _deliver(self, document: str, update: bytes) -> None:
         room = self.rooms.rooms.get(document)
