@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import re
@@ -102,13 +103,12 @@ class KringProcess:
     async def ready(self) -> None:
         async with httpx.AsyncClient() as client:
             for _ in range(300):
-                try:
+                # Not listening yet (it is starting up): try again shortly.
+                with contextlib.suppress(httpx.TransportError):
                     if (
                         await client.get(f"http://127.0.0.1:{self.port}/healthz")
                     ).status_code == 200:
                         return
-                except httpx.TransportError:
-                    pass
                 await asyncio.sleep(0.05)
         raise RuntimeError("kring serve did not come up")
 

@@ -35,10 +35,10 @@ class Client:
 
     async def _read(self) -> None:
         try:
-            async for message in self.ws:
-                await self._on(message)
-        except websockets.ConnectionClosed:
-            pass
+            # A closed connection ends the loop; its close code is what tests look at.
+            with contextlib.suppress(websockets.ConnectionClosed):
+                async for message in self.ws:
+                    await self._on(message)
         finally:
             self.closed = self.ws.close_code if self.ws.close_code is not None else 1006
             async with self._changed:
