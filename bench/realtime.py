@@ -262,6 +262,7 @@ def open_scenario(count: int = 100_000) -> dict[str, Any]:
         try:
             config["cookie"] = server.cookie()
             config["url"] = f"ws://127.0.0.1:{server.port}/realtime"
+            config["origin"] = server.base  # a new server, a new port: a new origin
             warm = _node("open.mjs", config)
         finally:
             server.stop()

@@ -6,6 +6,7 @@ never receive."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from enum import IntEnum
@@ -23,6 +24,11 @@ class KringMessage(IntEnum):
 
 class ProtocolError(Exception):
     """A message that is malformed or not allowed; the connection that sent it is closed."""
+
+
+#: Exceptions that mean "stop", never "bad input": everything else pycrdt raises while
+#: decoding (ValueError, or pyo3's PanicException, which derives from BaseException) is bad input.
+_CONTROL_FLOW = (KeyboardInterrupt, SystemExit, GeneratorExit, asyncio.CancelledError)
 
 
 def _var_bytes(data: bytes) -> bytes:
@@ -104,7 +110,9 @@ def parse(message: bytes) -> Incoming:
         elif subtype in (YSyncMessageType.SYNC_STEP2, YSyncMessageType.SYNC_UPDATE):
             try:
                 get_state(payload)
-            except Exception as exc:  # pycrdt raises ValueError, or a Rust panic exception
+            except BaseException as exc:  # ValueError, or a Rust panic (a BaseException)
+                if isinstance(exc, _CONTROL_FLOW):
+                    raise
                 raise ProtocolError(f"undecodable update: {exc}") from None
         else:
             raise ProtocolError(f"unknown sync message {subtype}")
@@ -156,7 +164,9 @@ def decode_awareness(update: bytes) -> list[AwarenessEntry]:
         return entries
     except ProtocolError:
         raise
-    except Exception as exc:
+    except BaseException as exc:
+        if isinstance(exc, _CONTROL_FLOW):
+            raise
         raise ProtocolError(f"malformed awareness update: {exc}") from None
 
 
@@ -176,7 +186,7 @@ def with_identity(state: str, identity: dict[str, str]) -> str:
         return state
     try:
         value = json.loads(state)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ProtocolError("awareness state is not JSON") from None
     if not isinstance(value, dict):
         raise ProtocolError("awareness state is not an object")

@@ -8,9 +8,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from pycrdt import Doc, Text
@@ -18,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from realtime import protocol
-from realtime.fanout import Fanout, InProcessFanout
+from realtime.fanout import Fanout, InProcessFanout, Published
 from realtime.protocol import ProtocolError
 from realtime.room import Connection, Limits, Room
 from realtime.store import UpdateStore
@@ -47,15 +49,31 @@ class Rooms:
     moment (they all await the same load), and unloaded a while after its last client left."""
 
     def __init__(
-        self, store: UpdateStore, *, unload_after: float, compact_after: int, fanout: Fanout
+        self,
+        store: UpdateStore,
+        *,
+        unload_after: float,
+        compact_after: int,
+        on_stored: Callable[[str, bytes], Awaitable[None]],
     ) -> None:
         self.store = store
         self.unload_after = unload_after
         self.compact_after = compact_after
-        self.fanout = fanout
+        self.on_stored = on_stored
         self.rooms: dict[str, Room] = {}
         self._loading: dict[str, asyncio.Task[Room]] = {}
+        #: Updates from other processes that arrived while their room was loading: applied
+        #: once it is loaded, so none falls between the load's read and the room's creation.
+        self._arrived_while_loading: dict[str, list[bytes]] = {}
         self.loads = 0  # how many loads from the store happened (tests, metrics)
+
+    def deliver_remote(self, document: str, update: bytes) -> None:
+        """An update another process stored: apply it if the room is here (or loading)."""
+        room = self.rooms.get(document)
+        if room is not None:
+            room.apply_remote(update)
+        elif document in self._loading:
+            self._arrived_while_loading.setdefault(document, []).append(update)
 
     async def join(self, name: str, conn: Connection) -> Room:
         room = self.rooms.get(name)
@@ -78,18 +96,25 @@ class Rooms:
             doc: Doc[Any] = Doc()
             if loaded.state is not None:
                 doc.apply_update(loaded.state)
+            for update in self._arrived_while_loading.pop(name, []):
+                doc.apply_update(update)
             room = Room(
                 name,
                 self.store,
                 doc=doc,
                 tail=loaded.tail_length,
                 compact_after=self.compact_after,
-                on_stored=self.fanout.publish,
+                on_stored=self.on_stored,
             )
             self.rooms[name] = room
+            if loaded.tail_length >= self.compact_after:
+                # A long tail (a crash before compaction, an import): the merge is done, store
+                # it as the snapshot so the next load is quick.
+                room.compact_soon(loaded)
             return room
         finally:
             self._loading.pop(name, None)
+            self._arrived_while_loading.pop(name, None)
 
     def leave(self, room: Room, conn: Connection) -> None:
         if conn not in room.connections:
@@ -143,33 +168,94 @@ class RealtimeServer:
         on_denied: Callable[[WebSocket, str, str], Awaitable[None]] | None = None,
         unload_after: float = 30.0,
         compact_after: int = 1000,
+        prune_after: timedelta | None = None,
+        resync_every: float = 60.0,
         limits: Limits | None = None,
         store: UpdateStore | None = None,
     ) -> None:
         self.authorize = authorize
         self.allowed_origins = allowed_origins
         self.limits = limits or Limits(max_message_bytes=max_message_bytes)
-        self.store = store or UpdateStore(engine)
-        self.fanout = fanout or InProcessFanout()
+        self.store = store or UpdateStore(engine, prune_after=prune_after)
+        #: With no fan-out given this process is alone: no other process can write, so there is
+        #: nothing to resync from. Given one, rooms also resync every ``resync_every`` seconds.
+        self.distributed = fanout is not None
+        self.fanout: Fanout = fanout or InProcessFanout()
+        self.resync_every = resync_every
+        #: This process, as other processes see it in fan-out messages.
+        self.origin = uuid.uuid4().hex
+        self._published: dict[str, int] = {}
+        self._heard: dict[tuple[str, str], int] = {}
+        self._background: set[asyncio.Task[None]] = set()
+        self._exit = contextlib.AsyncExitStack()
         self.on_refused = on_refused
         self.on_denied = on_denied
         self.rooms = Rooms(
-            self.store, unload_after=unload_after, compact_after=compact_after, fanout=self.fanout
+            self.store,
+            unload_after=unload_after,
+            compact_after=compact_after,
+            on_stored=self._publish,
         )
 
     async def __aenter__(self) -> RealtimeServer:
-        await self.fanout.start(self._deliver)
+        await self._exit.enter_async_context(self.fanout.subscribe(self._receive))
+        if self.distributed:
+            self._spawn(self._resync_periodically())
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.fanout.stop()
+        for task in list(self._background):
+            task.cancel()
+        for task in list(self._background):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self._exit.aclose()
         await self.rooms.close()
         self.store.close()
 
-    async def _deliver(self, document: str, update: bytes) -> None:
-        room = self.rooms.rooms.get(document)
-        if room is not None:
-            room.apply_remote(update)
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- fan-out ----------------------------------------------------------------------------
+
+    async def _publish(self, document: str, update: bytes) -> None:
+        """After a commit: tell the other processes. Losing the message is allowed."""
+        seq = self._published.get(document, 0) + 1
+        self._published[document] = seq
+        try:
+            await self.fanout.publish(Published(document, update, self.origin, seq))
+        except Exception:
+            log.warning("fan-out publish failed; other processes resync", exc_info=True)
+
+    async def _receive(self, message: Published) -> None:
+        if message.origin == self.origin:
+            return
+        key = (message.origin, message.document)
+        last = self._heard.pop(key, None)
+        if message.document not in self.rooms.rooms:
+            # Not loaded here: a later load reads the database, which already has it. Keeping
+            # no sequence for unloaded documents keeps this bookkeeping bounded.
+            self.rooms.deliver_remote(message.document, message.update)
+            return
+        self._heard[key] = message.seq
+        self.rooms.deliver_remote(message.document, message.update)
+        if last is not None and message.seq != last + 1 and message.document in self.rooms.rooms:
+            log.info("fan-out gap for a document (%s after %s); resyncing", message.seq, last)
+            self._spawn(self._resync_quietly(message.document))
+
+    async def _resync_quietly(self, document: str) -> None:
+        try:
+            await self.resync(document)
+        except Exception:
+            log.warning("resync failed; the next one tries again", exc_info=True)
+
+    async def _resync_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.resync_every)
+            for document in list(self.rooms.rooms):
+                await self._resync_quietly(document)
 
     async def text(self, document: str, name: str = "text") -> str:
         """The document's shared text as stored (for read views, exports and minutes)."""
@@ -221,7 +307,8 @@ class RealtimeServer:
             self.rooms.leave(room, holder)  # type: ignore[arg-type]
 
     async def resync(self, document: str) -> None:
-        """After a possible fan-out gap: apply what the store has and the room lacks."""
+        """After a possible fan-out gap: apply what the store has and the room lacks (by state
+        vector), and relay it to the room's clients. Never stores anything."""
         room = self.rooms.rooms.get(document)
         if room is None:
             return

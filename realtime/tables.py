@@ -28,6 +28,9 @@ updates = Table(
     Column("author", String(80), nullable=False, default=""),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_realtime_updates_document_id", "document", "id"),
+    # Ids must never be reused (SQLite reuses the largest rowid once it is deleted): loading
+    # reads "the rows after the snapshot's last id", so a reused id would be skipped.
+    sqlite_autoincrement=True,
 )
 
 snapshots = Table(

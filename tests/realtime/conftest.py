@@ -5,15 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+import uvicorn
 import websockets
 from pycrdt import Decoder, Doc, Text, handle_sync_message
+from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket
 
 from realtime import protocol
+from realtime.server import Grant, RealtimeServer
 from tests.conftest import invite
+from workspace.db import Database
 from workspace.notes import document_name
 from workspace.web import SESSION_COOKIE
 
@@ -139,3 +146,100 @@ async def connect(live, app, browser, settings, db):
     for client in clients:
         if client.closed is None:
             await client.close()
+
+
+# -- a realtime server on its own: a minimal app, a fake authorizer, no web app at all --------
+
+TEST_ORIGIN = "http://kring.test"
+
+
+class Standalone:
+    """One RealtimeServer (as if one process) served by uvicorn on a free port."""
+
+    def __init__(self, server: RealtimeServer, url: str) -> None:
+        self.server = server
+        self.url = url
+        self.clients: list[Client] = []
+
+    async def connect(
+        self, document: str = "case/1/notes", who: str = "writer", *, hello: bool = True
+    ) -> Client:
+        """who: 'writer' | 'reader' (a read-only grant) | anything else (refused)."""
+        ws = await websockets.connect(
+            f"{self.url}/realtime/{document}",
+            additional_headers={"Origin": TEST_ORIGIN, "X-Test-Grant": who},
+            max_size=None,
+            compression=None,
+        )
+        client = Client(ws, hello)
+        if hello:
+            await ws.send(protocol.write_var_uint(protocol.KRING) + bytes([0]) + b"\x011")
+        await ws.send(protocol.sync_step1(client.doc.get_state()))
+        self.clients.append(client)
+        return client
+
+
+async def _fake_authorize(websocket: WebSocket, document: str) -> Grant | None:
+    who = websocket.headers.get("x-test-grant", "")
+    if who not in ("writer", "reader"):
+        return None
+    return Grant(
+        document=document,
+        can_write=who == "writer",
+        author=f"test:{who}",
+        name=who.title(),
+        role="professional" if who == "writer" else "observer",
+        colour="#336699",
+    )
+
+
+@pytest.fixture
+async def standalone(database_url: str) -> AsyncIterator[Callable[..., Awaitable[Standalone]]]:
+    """standalone(**RealtimeServer options) -> a served server over the test's fresh migrated
+    database (SQLite, or PostgreSQL with KRING_TEST_DATABASE_URL). Call it twice for two
+    "processes" over one database (give both the same ``fanout``)."""
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def make(**options: Any) -> Standalone:
+            database = Database(database_url)
+            stack.push_async_callback(database.dispose)
+            server = RealtimeServer(
+                database.engine,
+                _fake_authorize,
+                allowed_origins={TEST_ORIGIN},
+                **options,
+            )
+            await stack.enter_async_context(server)
+            port = _free_port()
+            config = uvicorn.Config(
+                Starlette(routes=[WebSocketRoute("/realtime/{document:path}", server.endpoint)]),
+                host="127.0.0.1",
+                port=port,
+                lifespan="off",
+                log_level="warning",
+                ws_per_message_deflate=False,
+                ws_max_size=server.limits.max_message_bytes * 2,
+            )
+            userver = uvicorn.Server(config)
+            task = asyncio.create_task(userver.serve())
+
+            async def stop() -> None:
+                for client in standalone.clients:
+                    if client.closed is None:
+                        await client.close()
+                userver.should_exit = True
+                await task
+
+            while not userver.started:  # noqa: ASYNC110 - uvicorn offers no event for this
+                await asyncio.sleep(0.01)
+            standalone = Standalone(server, f"ws://127.0.0.1:{port}")
+            stack.push_async_callback(stop)
+            return standalone
+
+        yield make
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

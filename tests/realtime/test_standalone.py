@@ -1,0 +1,209 @@
+"""The server on its own (minimal app, fake authorizer): protocol details the web app can't see."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from pycrdt import Doc, Text
+
+from realtime import protocol
+from realtime.store import Pending, UpdateStore
+
+
+async def test_stock_clients_never_receive_kring_messages(standalone):
+    refused: list[tuple[str, str]] = []
+
+    async def on_refused(grant, reason):
+        refused.append((grant.author, reason))
+
+    served = await standalone(on_refused=on_refused)
+    stock_reader = await served.connect(who="reader", hello=False)
+    stock_writer = await served.connect(hello=False)
+    await stock_reader.type("mag niet")
+    await stock_writer.type("mag wel")
+    # The reader's refused update was handled before the writer's update reached it.
+    await stock_reader.wait_for(lambda: "mag wel" in str(stock_reader.text))
+    await stock_writer.wait_for(lambda: str(stock_writer.text) == "mag wel")
+    assert stock_reader.errors == [] and stock_reader.stored is None
+    assert stock_writer.errors == [] and stock_writer.stored is None
+    assert refused == [("test:reader", "readonly")]
+    # (The writer's sync step 2 may carry "mag wel" again: stored twice is harmless in Yjs.)
+    assert {a for (a,) in await _authors(served)} == {"test:writer"}
+
+
+async def _authors(served):
+    return [(author,) for _, author, _ in await served.server.store.history("case/1/notes")]
+
+
+async def test_a_reader_is_told_once_and_stays_connected(standalone):
+    served = await standalone()
+    reader = await served.connect(who="reader")
+    writer = await served.connect()
+    for word in ("een", "twee", "drie"):
+        await reader.type(word)
+    await reader.wait_for(lambda: reader.errors == ["readonly"])
+    await writer.type("gezien")
+    await reader.wait_for(lambda: "gezien" in str(reader.text))
+    assert reader.errors == ["readonly"] and reader.closed is None
+    assert str(writer.text) == "gezien"
+
+
+def _awareness(client_id: int, clock: int, state: str) -> bytes:
+    entry = protocol.AwarenessEntry(client_id, clock, state)
+    return protocol.awareness_message(protocol.encode_awareness([entry]))
+
+
+def _entries(client) -> list[protocol.AwarenessEntry]:
+    return [e for update in client.awareness for e in protocol.decode_awareness(update)]
+
+
+async def test_presence_of_a_reader_is_relayed_with_the_servers_identity_and_echoes_dropped(
+    standalone,
+):
+    served = await standalone()
+    writer = await served.connect()
+    reader = await served.connect(who="reader")
+    claimed = '{"user":{"name":"Ik ben de baas","role":"coordinator"},"cursor":7}'
+    await reader.send(_awareness(1001, 1, claimed))
+    await writer.wait_for(lambda: any(e.client_id == 1001 for e in _entries(writer)))
+    (seen,) = [e for e in _entries(writer) if e.client_id == 1001]
+    assert '"name":"Reader"' in seen.state and '"role":"observer"' in seen.state
+    assert '"cursor":7' in seen.state and "baas" not in seen.state
+    # A y-websocket client re-sends every state it applies: the echo must go nowhere.
+    await writer.send(_awareness(1001, 1, seen.state))
+    await writer.send(_awareness(2002, 1, '{"cursor":1}'))
+    await reader.wait_for(lambda: any(e.client_id == 2002 for e in _entries(reader)))
+    assert [e.client_id for e in _entries(reader)].count(1001) == 1
+    # Leaving removes the reader's cursor for the others.
+    await reader.close()
+    await writer.wait_for(
+        lambda: any(e.client_id == 1001 and e.state == "null" for e in _entries(writer))
+    )
+
+
+async def test_updates_arriving_together_are_committed_together(standalone):
+    served = await standalone()
+    store = served.server.store
+    original = store.append
+    release = asyncio.Event()
+    groups: list[int] = []
+
+    async def gated(document, batch):
+        groups.append(len(batch))
+        if len(groups) == 1:
+            await release.wait()  # hold the first commit while the rest arrive
+        return await original(document, batch)
+
+    store.append = gated
+    a, b = await served.connect(), await served.connect()
+    await asyncio.gather(
+        a.wait_for(lambda: a.stored is not None), b.wait_for(lambda: b.stored is not None)
+    )
+    await a.type("0")
+    await _until(lambda: groups == [1])
+    for i in range(1, 25):
+        await (a if i % 2 else b).type(str(i % 10))
+    room = served.server.rooms.rooms["case/1/notes"]
+    await _until(lambda: len(room.pending) == 24)
+    received_before = len(b.doc.get_state())
+    release.set()
+    await a.wait_for(lambda: len(str(a.text)) == 25)
+    await b.wait_for(lambda: len(str(b.text)) == 25)
+    assert groups == [1, 24]
+    assert received_before > 0
+    assert len(await store.history("case/1/notes")) == 25
+
+
+async def test_compaction_with_pruning_keeps_the_document_exactly(database_url):
+    from workspace.db import Database
+
+    database = Database(database_url)
+    store = UpdateStore(database.engine, prune_after=timedelta(0))
+    try:
+        doc: Doc = Doc()
+        text = doc.get("text", type=Text)
+        for word in ("een ", "twee ", "drie"):
+            before = doc.get_state()
+            text += word
+            await store.append("d", [Pending(doc.get_update(before), "test:writer")])
+        await store.compact("d")
+        # Inside the snapshot and "old": pruned, except the newest row (ids never go back).
+        assert [author for _, author, _ in await store.history("d")] == ["test:writer"]
+        before = doc.get_state()
+        text += "!"
+        await store.append("d", [Pending(doc.get_update(before), "test:writer")])
+        loaded = await store.load("d")
+        again: Doc = Doc()
+        assert loaded.state is not None
+        again.apply_update(loaded.state)
+        assert str(again.get("text", type=Text)) == "een twee drie!"
+        assert again.get_state() == doc.get_state()
+        assert len(await store.history("d")) == 2
+    finally:
+        store.close()
+        await database.dispose()
+
+
+async def _until(predicate, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    """For state the server offers no event for: poll it, with a deadline."""
+    async with asyncio.timeout(timeout):
+        while not predicate():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
+
+def test_merging_a_long_log_in_a_tree_gives_the_same_document():
+    from realtime.store import merge_all
+
+    doc: Doc = Doc()
+    text = doc.get("text", type=Text)
+    log = []
+    for i in range(2000):
+        before = doc.get_state()
+        if i % 5 == 4:
+            del text[0]
+        else:
+            text.insert(len(text) if i % 3 else 0, "abc"[i % 3])
+        log.append(doc.get_update(before))
+    again: Doc = Doc()
+    again.apply_update(merge_all(log))
+    assert str(again.get("text", type=Text)) == str(text)
+    assert again.get_state() == doc.get_state()
+
+
+def test_building_a_long_log_gives_the_same_document_in_its_compact_encoding():
+    from realtime.store import build
+
+    doc: Doc = Doc()
+    text = doc.get("text", type=Text)
+    log = []
+    for i in range(3000):
+        before = doc.get_state()
+        text.insert(len(text), "abcdefghij\n"[i % 11])
+        if i % 7 == 6:
+            del text[i // 2]
+        log.append(doc.get_update(before))
+    state = build(log)
+    again: Doc = Doc()
+    again.apply_update(state)
+    assert str(again.get("text", type=Text)) == str(text)
+    assert again.get_state() == doc.get_state()
+    assert len(state) < len(b"".join(log)) / 4  # squashed, not one struct per keystroke
+
+
+def test_building_keeps_updates_whose_dependencies_are_missing():
+    from realtime.store import build
+
+    doc: Doc = Doc()
+    text = doc.get("text", type=Text)
+    start = doc.get_state()
+    text += "A"
+    first = doc.get_update(start)
+    middle = doc.get_state()
+    text += "B"
+    second = doc.get_update(middle)
+    state = build([second])  # "B" cannot be integrated yet: it must not be dropped
+    again: Doc = Doc()
+    again.apply_update(state)
+    again.apply_update(first)
+    assert str(again.get("text", type=Text)) == "AB"
