@@ -9,6 +9,7 @@ from pathlib import Path
 from babel.messages.pofile import read_po
 
 from workspace.config import ROOT
+from workspace.i18n import catalog_files, load_catalog
 
 
 def test_english_catalogue_is_complete(tmp_path: Path) -> None:
@@ -34,11 +35,21 @@ def test_english_catalogue_is_complete(tmp_path: Path) -> None:
     )
     with pot.open("rb") as fh:
         wanted = {m.id for m in read_po(fh) if m.id}
-    po = ROOT / "workspace" / "locale" / "en" / "LC_MESSAGES" / "messages.po"
-    with po.open("rb") as fh:
-        catalogue = read_po(fh)
+    catalogue = load_catalog("en")
     translated = {m.id for m in catalogue if m.id and m.string and not m.fuzzy}
     missing = sorted(wanted - translated)
     assert not missing, "untranslated (run pybabel update, then translate): " + "; ".join(
         missing[:10]
     )
+
+
+def test_no_message_is_translated_twice_in_different_files() -> None:
+    """The catalogue is split per area; one message belongs in one file."""
+    seen: dict[str, str] = {}
+    for path in catalog_files("en"):
+        with path.open("rb") as fh:
+            for message in read_po(fh):
+                if message.id:
+                    key = message.id if isinstance(message.id, str) else message.id[0]
+                    assert key not in seen, f"{key!r} is in {seen.get(key)} and {path.name}"
+                    seen[key] = path.name
