@@ -268,6 +268,15 @@ class RealtimeServer:
             doc.apply_update(loaded.state)
         return str(doc.get(name, type=Text))
 
+    async def reauthorize(self, document: str) -> None:
+        """Close every connection to ``document`` (in this process) so each client reconnects
+        and is authorized again: called after the document's audience changed. Stock clients
+        reconnect on any close; one that may no longer see it is refused with 1008."""
+        room = self.rooms.rooms.get(document)
+        if room is None:
+            return
+        await asyncio.gather(*(conn.close(4001) for conn in list(room.connections)))
+
     async def replace_text(self, document: str, new: str, author: str, name: str = "text") -> None:
         """Make the shared text equal ``new`` with the smallest edit (common prefix and suffix
         kept, so others' cursors and authorship survive), through the same durable path as a

@@ -27,6 +27,17 @@ class Action(StrEnum):
     REVOKE_INVITATION = "invitation.revoke"
     VIEW_AUDIT = "audit.view"
     EDIT_NOTES = "notes.edit"
+    VIEW_PLAN = "plan.view"
+    VIEW_AGREEMENTS = "agreement.view"
+    ADD_RECORD = "record.create"
+    SCORE_FOR_OTHERS = "score.others"
+    PROPOSE_DECISION = "decision.create"
+    DISSENT = "dissent.create"
+    ANSWER_DISSENT = "answer.create"
+    RESPOND = "response.create"
+    DECIDE = "decision.take"
+    EVALUATE = "evaluation.create"
+    SET_AUDIENCE = "audience.set"
 
 
 C, P, H, N, OBS = (
@@ -40,7 +51,21 @@ C, P, H, N, OBS = (
 #: The whole policy. Plain-language lines are what "Wie is wie" shows for each role.
 RULES: dict[Action, tuple[frozenset[CaseRole], str]] = {
     Action.VIEW_CASE: (frozenset({C, P, H, N, OBS}), N_("het gezinsplan bekijken")),
+    Action.VIEW_PLAN: (frozenset({C, P, H, N}), N_("het hele plan lezen, voor zover het voor hen bedoeld is")),
+    Action.VIEW_AGREEMENTS: (frozenset({C, P, H, N, OBS}), N_("de veiligheidsafspraken zien")),
     Action.EDIT_NOTES: (frozenset({C, P, H, N}), N_("meeschrijven aan het plan")),
+    Action.ADD_RECORD: (
+        frozenset({C, P, H, N}),
+        N_("afspraken, incidenten en scores vastleggen"),
+    ),
+    Action.SCORE_FOR_OTHERS: (frozenset({C, P}), N_("scores van anderen invullen")),
+    Action.PROPOSE_DECISION: (frozenset({C, P}), N_("een besluit voorstellen")),
+    Action.DISSENT: (frozenset({C, P, H, N}), N_("tegenspreken bij een besluit")),
+    Action.ANSWER_DISSENT: (frozenset({C, P}), N_("tegenspraak beantwoorden")),
+    Action.RESPOND: (frozenset({C, H}), N_("de reactie van het gezin op een besluit vastleggen")),
+    Action.DECIDE: (frozenset({C}), N_("een besluit nemen of intrekken")),
+    Action.EVALUATE: (frozenset({C, P}), N_("evaluaties vastleggen")),
+    Action.SET_AUDIENCE: (frozenset({C, P}), N_("bepalen wie een deel van het plan mag zien")),
     Action.ADD_PERSON: (frozenset({C, P}), N_("gezinsleden en belangrijke anderen toevoegen")),
     Action.ADD_PARTICIPANT: (frozenset({C}), N_("mensen laten meedoen")),
     Action.INVITE: (frozenset({C}), N_("uitnodigingen maken en intrekken")),

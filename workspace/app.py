@@ -22,6 +22,7 @@ from workspace.errors import KringError
 from workspace.events import EventBus
 from workspace.notes import access as notes_access
 from workspace.notes import views as notes_views
+from workspace.plan import views as plan_views
 from workspace.web import (
     WebMiddleware,
     handle_kring_error,
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *auth_views.routes,
             *case_views.routes,
             *notes_views.routes,
+            *plan_views.routes,
             WebSocketRoute("/realtime/{document:path}", _realtime_endpoint),
             Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"),
         ],

@@ -95,13 +95,15 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
     async def build() -> object:
         from workspace.db import Database
-        from workspace.demo import create_demo
+        from workspace.demo import create_demo, store_texts
 
         await _upgrade(settings)
         db = Database(settings.database_url)
         try:
             async with db.begin() as session:
-                return await create_demo(session, settings)
+                result = await create_demo(session, settings)
+            await store_texts(db.engine, result.texts)
+            return result
         finally:
             await db.dispose()
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from workspace.access import Actor, case_access
+from workspace.access import Actor, CaseAccess, case_access
 from workspace.auth.actions import create_invitation, hash_password
 from workspace.cases import actions as cases
 from workspace.config import Settings
@@ -78,6 +78,8 @@ class DemoResult:
     case_id: str = ""
     accounts: list[tuple[str, str, str]] = field(default_factory=list)
     invitations: list[tuple[str, str]] = field(default_factory=list)
+    #: Co-edited text to store once the rows are committed: {document: (text, author)}.
+    texts: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 async def create_demo(db: AsyncSession, settings: Settings) -> DemoResult:
@@ -140,4 +142,33 @@ async def create_demo(db: AsyncSession, settings: Settings) -> DemoResult:
             assert participant_id is not None
             new = await create_invitation(db, settings, who, participant_id)
             result.invitations.append((name, f"{settings.base_url}/uitnodiging/{new.token}"))
+
+    from workspace.plan.demo import seed
+
+    async def access(email: str) -> CaseAccess:
+        user = users[email]
+        return await case_access(db, Actor(user.id, user, None, "demo"), case.id)
+
+    result.texts = await seed(
+        db,
+        who,
+        await access("joost@demo.kring.nl"),
+        await access("petra@demo.kring.nl"),
+    )
     return result
+
+
+async def store_texts(engine: AsyncEngine, texts: dict[str, tuple[str, str]]) -> None:
+    """Write the demo's co-edited texts through the realtime update log, as an editor would."""
+    from pycrdt import Doc, Text
+
+    from realtime.store import Pending, UpdateStore
+
+    store = UpdateStore(engine)
+    try:
+        for document, (text, author) in texts.items():
+            doc: Doc[Text] = Doc()
+            doc["text"] = Text(text)
+            await store.append(document, [Pending(doc.get_update(), author)])
+    finally:
+        store.close()

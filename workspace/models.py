@@ -321,3 +321,7 @@ __all__ = [
     "UserRole",
     "utcnow",
 ]
+
+# The plan's tables live beside their domain code; importing them here registers them on
+# Base.metadata for every user of the models (the app, migrations, tests).
+from workspace.plan import models as _plan_models  # noqa: E402, F401

@@ -192,11 +192,26 @@ const unmount = (el) => {
   editor.doc.destroy()
 }
 
-/** Mount every editor in root (root included). */
-const mountAll = (root) => {
-  if (root.matches && root.matches('[data-document]')) mount(root)
-  if (root.querySelectorAll) root.querySelectorAll('[data-document]').forEach(mount)
+/** Inside a closed <details>: not shown, so not connected yet. A plan page holds dozens of
+ * sections; opening a socket only for what is on screen keeps a phone to a handful. */
+const hidden = (el) => {
+  for (let d = el.closest('details'); d; d = d.parentElement && d.parentElement.closest('details')) {
+    if (!d.open) return true
+  }
+  return false
 }
+
+/** Mount every editor in root (root included) that is not folded away. */
+const mountAll = (root) => {
+  const mountShown = (el) => { if (!hidden(el)) mount(el) }
+  if (root.matches && root.matches('[data-document]')) mountShown(root)
+  if (root.querySelectorAll) root.querySelectorAll('[data-document]').forEach(mountShown)
+}
+
+// Opening a <details> mounts the editors it shows ('toggle' does not bubble: capture it).
+document.addEventListener('toggle', (event) => {
+  if (event.target.open) mountAll(event.target)
+}, true)
 
 // htmx fires htmx:load for swapped-in content and beforeCleanupElement for every element it
 // removes (descendants included), so editors follow fragment swaps without leaking sockets.

@@ -14,7 +14,8 @@ from starlette.websockets import WebSocket
 from workspace import audit
 from workspace.access import ROLE_LABELS, Action, case_access
 from workspace.errors import NotFound
-from workspace.notes import colour_for, parse_document
+from workspace.notes import audit_ref, colour_for, parse_document
+from workspace.plan.actions import get_section
 
 if TYPE_CHECKING:
     from realtime.server import Grant
@@ -51,46 +52,45 @@ async def authorize(websocket: WebSocket, document: str) -> Grant | None:
     app: Any = websocket.scope["app"]
     actor = websocket.scope.get("state", {}).get("actor")
     parsed = parse_document(document)
+    object_type, object_id = audit_ref(document)
     async with app.state.db.begin() as db:
-        if actor is None or parsed is None:
-            audit.record(
-                db,
-                actor,
-                "notes.denied",
-                object_type="document",
-                outcome="denied",
-                source=_source(websocket),
-                channel="websocket",
-            )
-            return None
-        case_id, _kind = parsed
-        try:
-            who = await case_access(db, actor, case_id)
-        except NotFound:
-            # Not "case_id=case_id": the row must not confirm that an unknown case exists.
-            audit.record(
-                db,
-                actor,
-                "notes.denied",
-                object_type="document",
-                outcome="denied",
-                source=_source(websocket),
-                channel="websocket",
-            )
-            return None
-        if not who.can(Action.VIEW_CASE):
+
+        def denied(who: Any, object_id: str = "") -> None:
+            # Before access is established the row names no case and no object, so it cannot
+            # confirm that an unknown case or section exists.
             audit.record(
                 db,
                 who,
                 "notes.denied",
-                object_type="document",
-                object_id=document,
+                object_type=object_type if object_id else "document",
+                object_id=object_id,
                 outcome="denied",
+                source=_source(websocket),
                 channel="websocket",
             )
+
+        if actor is None or parsed is None:
+            denied(actor)
+            return None
+        case_id, section_id = parsed
+        try:
+            who = await case_access(db, actor, case_id)
+            if section_id is not None:
+                # The section's audience is the document's audience (all-or-nothing).
+                await get_section(db, who, section_id)
+        except NotFound:
+            denied(actor)
+            return None
+        if not who.can(Action.VIEW_CASE if section_id is None else Action.VIEW_PLAN):
+            denied(who, object_id)
             return None
         audit.record(
-            db, who, "notes.open", object_type="document", object_id=document, channel="websocket"
+            db,
+            who,
+            "notes.open",
+            object_type=object_type,
+            object_id=object_id,
+            channel="websocket",
         )
         participant = who.participant
         return Grant(
@@ -110,6 +110,7 @@ async def on_refused(grant: Grant, reason: str, app: Any) -> None:
     from workspace.models import AuditEvent, Participant
 
     participant_id = uuid.UUID(grant.author.split(":", 1)[1])
+    object_type, object_id = audit_ref(grant.document)
     async with app.state.db.begin() as db:
         participant = await db.get(Participant, participant_id)
         if participant is None:
@@ -119,8 +120,8 @@ async def on_refused(grant: Grant, reason: str, app: Any) -> None:
                 action="notes.refused",
                 outcome=reason,
                 case_id=participant.case_id,
-                object_type="document",
-                object_id=grant.document,
+                object_type=object_type,
+                object_id=object_id,
                 participant_id=participant.id,
                 person_id=participant.person_id,
                 user_id=participant.user_id,

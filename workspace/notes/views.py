@@ -64,7 +64,7 @@ async def save_notes(request: Request) -> Response:
     await realtime.replace_text(document, typed, f"participant:{who.participant.id}")
     async with request.app.state.db.begin() as db:
         who = await case_access(db, actor, case_id)
-        audit.record(db, who, "notes.edit", object_type="document", object_id=document)
+        audit.record(db, who, "notes.edit", object_type="notes", object_id=case_id)
     return redirect(request.url_for("case", case_id=case_id).path + "#notes")
 
 
