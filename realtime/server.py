@@ -277,6 +277,20 @@ class RealtimeServer:
             return
         await asyncio.gather(*(conn.close(4001) for conn in list(room.connections)))
 
+    async def disconnect(self, author: str, code: int = 4001) -> int:
+        """Close every connection (in this process) written as ``author``, in every room: their
+        access ended (a meeting guest when the meeting closes, a revoked participant). What they
+        sent before is stored first: closing never drops a received update. Clients reconnect
+        and are refused if they may no longer come in. Returns how many were closed."""
+        doomed = [
+            conn
+            for room in self.rooms.rooms.values()
+            for conn in list(room.connections)
+            if getattr(conn, "author", None) == author
+        ]
+        await asyncio.gather(*(conn.close(code) for conn in doomed))
+        return len(doomed)
+
     async def replace_text(self, document: str, new: str, author: str, name: str = "text") -> None:
         """Make the shared text equal ``new`` with the smallest edit (common prefix and suffix
         kept, so others' cursors and authorship survive), through the same durable path as a

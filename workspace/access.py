@@ -38,6 +38,10 @@ class Action(StrEnum):
     DECIDE = "decision.take"
     EVALUATE = "evaluation.create"
     SET_AUDIENCE = "audience.set"
+    VIEW_MEETING = "meeting.view"
+    PLAN_MEETING = "meeting.plan"
+    CHAIR_MEETING = "meeting.chair"
+    REACT_MINUTES = "minutes.react"
 
 
 C, P, H, N, OBS = (
@@ -66,6 +70,17 @@ RULES: dict[Action, tuple[frozenset[CaseRole], str]] = {
     Action.DECIDE: (frozenset({C}), N_("een besluit nemen of intrekken")),
     Action.EVALUATE: (frozenset({C, P}), N_("evaluaties vastleggen")),
     Action.SET_AUDIENCE: (frozenset({C, P}), N_("bepalen wie een deel van het plan mag zien")),
+    Action.VIEW_MEETING: (
+        frozenset({C, P, H, N}),
+        N_("meedoen aan overleggen en de verslagen lezen"),
+    ),
+    Action.REACT_MINUTES: (frozenset({C, P, H, N}), N_("reageren op een verslag")),
+    Action.PLAN_MEETING: (frozenset({C, P}), N_("een overleg plannen")),
+    # The chair chosen for a meeting may lead it too (workspace/meetings/actions.py).
+    Action.CHAIR_MEETING: (
+        frozenset({C}),
+        N_("een overleg leiden: openen, het scherm sturen, mensen toelaten, sluiten"),
+    ),
     Action.ADD_PERSON: (frozenset({C, P}), N_("gezinsleden en belangrijke anderen toevoegen")),
     Action.ADD_PARTICIPANT: (frozenset({C}), N_("mensen laten meedoen")),
     Action.INVITE: (frozenset({C}), N_("uitnodigingen maken en intrekken")),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -20,6 +22,9 @@ from workspace.config import ROOT, Settings
 from workspace.db import Database
 from workspace.errors import KringError
 from workspace.events import EventBus
+from workspace.meetings import views as meeting_views
+from workspace.meetings.presence import Presence
+from workspace.meetings.versions import watch_quiet_moments
 from workspace.notes import access as notes_access
 from workspace.notes import views as notes_views
 from workspace.plan import views as plan_views
@@ -62,7 +67,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.realtime = realtime
         try:
             async with realtime:
-                yield
+                watcher = asyncio.create_task(watch_quiet_moments(db, realtime))
+                try:
+                    yield
+                finally:
+                    watcher.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await watcher
         finally:
             await db.dispose()
 
@@ -74,6 +85,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *case_views.routes,
             *notes_views.routes,
             *plan_views.routes,
+            *meeting_views.routes,
             WebSocketRoute("/realtime/{document:path}", _realtime_endpoint),
             Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"),
         ],
@@ -88,4 +100,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.settings = settings
     app.state.events = EventBus()
+    app.state.presence = Presence()
     return app

@@ -94,18 +94,10 @@ def cmd_demo(args: argparse.Namespace) -> None:
     )
 
     async def build() -> object:
-        from workspace.db import Database
-        from workspace.demo import create_demo, store_texts
+        from workspace.demo import build_demo
 
         await _upgrade(settings)
-        db = Database(settings.database_url)
-        try:
-            async with db.begin() as session:
-                result = await create_demo(session, settings)
-            await store_texts(db.engine, result.texts)
-            return result
-        finally:
-            await db.dispose()
+        return await build_demo(settings)
 
     from workspace.demo import DEMO_PASSWORD, DemoResult
 
@@ -118,6 +110,10 @@ def cmd_demo(args: argparse.Namespace) -> None:
     print("\nPersonal invitation links for family members (each works on one device):")
     for name, url in result.invitations:
         print(f"  {name:<14} {url}")
+    print(
+        f"\nA meeting is open right now: family members join it at {settings.base_url}/meedoen "
+        f"with code {result.meeting_code} (the coordinator lets them in)."
+    )
     print()
     if not args.no_serve:
         _serve(settings, args.host, args.port)

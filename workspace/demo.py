@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -80,6 +81,10 @@ class DemoResult:
     invitations: list[tuple[str, str]] = field(default_factory=list)
     #: Co-edited text to store once the rows are committed: {document: (text, author)}.
     texts: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: The coordinator's user id (the meetings are seeded as her once the texts are stored).
+    coordinator_id: str = ""
+    #: The code of the meeting that is open right now.
+    meeting_code: str = ""
 
 
 async def create_demo(db: AsyncSession, settings: Settings) -> DemoResult:
@@ -112,6 +117,7 @@ async def create_demo(db: AsyncSession, settings: Settings) -> DemoResult:
     )
     case = await cases.create_case(db, fatima, "Familie Bakker")
     result.case_id = str(case.id)
+    result.coordinator_id = str(fatima.user.id) if fatima.user else ""
     who = await case_access(db, fatima, case.id)
     for email, case_role, function in [
         (
@@ -172,3 +178,34 @@ async def store_texts(engine: AsyncEngine, texts: dict[str, tuple[str, str]]) ->
             await store.append(document, [Pending(doc.get_update(), author)])
     finally:
         store.close()
+
+
+async def access_for(db: AsyncSession, user_id: uuid.UUID, case_id: uuid.UUID) -> CaseAccess:
+    """A demo user inside the demo case, as the domain functions expect."""
+    user = await db.get(User, user_id)
+    assert user is not None
+    return await case_access(db, Actor(user.id, user, None, "demo"), case_id)
+
+
+async def build_demo(settings: Settings) -> DemoResult:
+    """The whole demo in a migrated, empty database: people and plan, the plan's co-edited
+    texts (through the realtime log, as an editor writes them), then the meetings."""
+    from realtime.store import UpdateStore
+    from workspace.db import Database
+    from workspace.meetings.demo import seed as seed_meetings
+
+    db = Database(settings.database_url)
+    try:
+        async with db.begin() as session:
+            result = await create_demo(session, settings)
+        await store_texts(db.engine, result.texts)
+        store = UpdateStore(db.engine)
+        try:
+            result.meeting_code = await seed_meetings(
+                db, store, uuid.UUID(result.coordinator_id), uuid.UUID(result.case_id)
+            )
+        finally:
+            store.close()
+        return result
+    finally:
+        await db.dispose()

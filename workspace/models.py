@@ -253,6 +253,10 @@ class Session(Base):
     invitation_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("invitations.id", ondelete="CASCADE")
     )
+    #: For a guest who joined a meeting with its code: the session ends with the meeting.
+    guest_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("meeting_guests.id", ondelete="CASCADE")
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
@@ -324,4 +328,5 @@ __all__ = [
 
 # The plan's tables live beside their domain code; importing them here registers them on
 # Base.metadata for every user of the models (the app, migrations, tests).
+from workspace.meetings import models as _meeting_models  # noqa: E402, F401
 from workspace.plan import models as _plan_models  # noqa: E402, F401

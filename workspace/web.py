@@ -73,6 +73,18 @@ templates.env.globals["csrf_input"] = _csrf_input
 
 
 @pass_context
+def _meeting_input(context: Mapping[str, Any]) -> Markup:
+    """In a plan form shown inside a meeting: which meeting, so the record is linked to it."""
+    meeting = context.get("meeting")
+    if meeting is None or getattr(meeting, "state", "") != "open":
+        return Markup("")
+    return Markup('<input type="hidden" name="meeting_id" value="{}">').format(meeting.id)
+
+
+templates.env.globals["meeting_input"] = _meeting_input
+
+
+@pass_context
 def _path_for(context: Mapping[str, Any], name: str, /, **params: Any) -> str:
     """Root-relative URLs, so pages work behind any proxy or host name."""
     request: Request = context["request"]

@@ -160,16 +160,31 @@ async def actor_for_token(
         actor = Actor(row.id, user, None, source)
     else:
         participant = await db.get(Participant, row.participant_id)
-        invitation = await db.get(Invitation, row.invitation_id) if row.invitation_id else None
         if participant is None or participant.revoked_at is not None:
             return None
-        if invitation is None or invitation.revoked_at is not None:
-            return None
+        if row.guest_id is not None:
+            # Joined a meeting with its code: the session lives as long as that meeting.
+            if not await _guest_meeting_open(db, row.guest_id):
+                return None
+        else:
+            invitation = await db.get(Invitation, row.invitation_id) if row.invitation_id else None
+            if invitation is None or invitation.revoked_at is not None:
+                return None
         actor = Actor(row.id, None, participant, source)
     # Touch at most once a minute: a write per request would serialise every page on SQLite.
     if now - row.last_seen_at > timedelta(minutes=1):
         row.last_seen_at = now
     return actor
+
+
+async def _guest_meeting_open(db: AsyncSession, guest_id: uuid.UUID) -> bool:
+    from workspace.meetings.models import Guest, GuestState, Meeting, MeetingState
+
+    guest = await db.get(Guest, guest_id)
+    if guest is None or guest.state != GuestState.ADMITTED:
+        return False
+    meeting = await db.get(Meeting, guest.meeting_id)
+    return meeting is not None and meeting.state == MeetingState.OPEN
 
 
 # -- invitations --------------------------------------------------------------------------

@@ -164,6 +164,26 @@ def _require_visible(who: CaseAccess, item: Audienced | None, *, agreement: bool
     return item
 
 
+async def meeting_link(
+    db: AsyncSession, who: CaseAccess, values: Mapping[str, str]
+) -> uuid.UUID | None:
+    """The meeting a form was sent from (``meeting_id``), if it is this case's open meeting:
+    records made there are linked to it and end up in its minutes. Anything else links
+    nothing (a stale meeting page never attaches a record to a closed meeting)."""
+    from workspace.meetings.models import Meeting, MeetingState
+
+    raw = str(values.get("meeting_id") or "")
+    if not raw:
+        return None
+    try:
+        meeting = await db.get(Meeting, uuid.UUID(raw))
+    except ValueError:
+        return None
+    if meeting is None or meeting.case_id != who.case.id or meeting.state != MeetingState.OPEN:
+        return None
+    return meeting.id
+
+
 def _check_version(item: Any, seen: str) -> None:
     if str(item.version) != str(seen).strip():
         raise Conflict(f"stale form: version {seen!r}, now {item.version}")
@@ -305,6 +325,7 @@ async def add_agreement(
         excluded=excluded,
         created_by_id=who.participant.id,
         updated_by_id=who.participant.id,
+        meeting_id=await meeting_link(db, who, values),
     )
     db.add(agreement)
     await db.flush()
@@ -359,6 +380,7 @@ async def add_incident(
         audience=audience,
         excluded=excluded,
         created_by_id=who.participant.id,
+        meeting_id=await meeting_link(db, who, values),
     )
     db.add(incident)
     await db.flush()
@@ -445,6 +467,7 @@ async def add_scores(db: AsyncSession, who: CaseAccess, values: Mapping[str, str
         form.errors["scores"] = N_("Vul minstens één score in.")
     form.check()
     assert asked_on is not None and question is not None
+    meeting_id = await meeting_link(db, who, values)
     scores = []
     for participant, value in given:
         score = Score(
@@ -456,6 +479,7 @@ async def add_scores(db: AsyncSession, who: CaseAccess, values: Mapping[str, str
             asked_on=asked_on,
             recorded_by_id=who.participant.id,
             excluded=[],
+            meeting_id=meeting_id,
         )
         db.add(score)
         scores.append(score)
@@ -562,6 +586,7 @@ async def propose_decision(
         audience=audience,
         excluded=excluded,
         created_by_id=who.participant.id,
+        meeting_id=await meeting_link(db, who, values),
     )
     db.add(decision)
     await db.flush()
@@ -712,6 +737,7 @@ async def add_entry(
         author_id=author.id,
         recorded_by_id=who.participant.id if author.id != who.participant.id else None,
         text=text,
+        meeting_id=await meeting_link(db, who, values),
     )
     db.add(entry)
     if kind == EntryKind.DISSENT and decision.state == DecisionState.DRAFT:
@@ -867,6 +893,7 @@ async def add_evaluation(
         audience=audience,
         excluded=excluded,
         created_by_id=who.participant.id,
+        meeting_id=await meeting_link(db, who, values),
     )
     db.add(evaluation)
     await db.flush()

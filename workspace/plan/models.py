@@ -102,6 +102,10 @@ class Record(Audienced):
     phase: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    #: The meeting it was made in, if any (workspace/meetings).
+    meeting_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("meetings.id", ondelete="SET NULL")
+    )
 
 
 class Agreement(Record, Base):
@@ -273,6 +277,9 @@ class DecisionEntry(Base):
     )
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    meeting_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("meetings.id", ondelete="SET NULL")
+    )
 
     author: Mapped[Participant] = relationship(foreign_keys=[author_id], lazy="joined")
 

@@ -22,6 +22,7 @@ from workspace import audit
 from workspace.access import ROLE_LABELS, Action, CaseAccess, case_access
 from workspace.errors import Conflict, NotFound, ValidationError
 from workspace.i18n import _
+from workspace.meetings.actions import open_meeting_of
 from workspace.notes import PALETTE, colour_for, section_document
 from workspace.notes.views import render_markdown, text_version
 from workspace.plan import actions, catalogue
@@ -79,7 +80,7 @@ async def _sections_context(
     return out
 
 
-def _chart(plan: Plan) -> list[dict[str, Any]]:
+def chart(plan: Plan) -> list[dict[str, Any]]:
     """One chart per scaling question, one line per person who answered it."""
     charts = []
     for question in plan.questions:
@@ -138,31 +139,52 @@ async def plan_context(request: Request, db: Any, who: CaseAccess, **extra: Any)
         "forms": {},
         "conflict": None,
         "open_phase": who.case.phase,
+        # Where this page's fragments and live channel are: the meeting page shows the same
+        # blocks with its own (see workspace/meetings/views.py).
+        "fragment_url": request.url_for("plan", case_id=who.case.id).path + "?fragment=",
+        "live_url": request.url_for("plan_live", case_id=who.case.id).path,
+        "meeting": None,
+        "open_meeting": (
+            await open_meeting_of(db, who.case.id) if who.can(Action.VIEW_MEETING) else None
+        ),
     }
     context.update(extra)
     return context
 
 
-async def _finish_context(
+async def finish_context(
     request: Request, who: CaseAccess, context: dict[str, Any]
 ) -> dict[str, Any]:
     """The parts read outside the transaction: section texts come from the realtime store."""
     plan: Plan = context["plan"]
     context["sections"] = await _sections_context(request, who, plan.sections)
-    context["charts"] = _chart(plan) if who.can(Action.VIEW_PLAN) else []
+    context["charts"] = chart(plan) if who.can(Action.VIEW_PLAN) else []
     return context
 
 
 async def _plan_response(
-    request: Request, *, status_code: int = 200, block: str | None = None, **extra: Any
+    request: Request,
+    *,
+    status_code: int = 200,
+    block: str | None = None,
+    meeting_id: uuid.UUID | None = None,
+    **extra: Any,
 ) -> Response:
+    """The plan page (or one of its blocks); inside a meeting, the meeting page instead, so
+    a form with an error comes back where it was filled in."""
+    if meeting_id is not None:
+        from workspace.meetings.views import meeting_response
+
+        return await meeting_response(
+            request, meeting_id, status_code=status_code, block=block, **extra
+        )
     actor = actor_of(request)
     case_id = parse_uuid(request.path_params["case_id"])
     async with request.app.state.db.begin() as db:
         who = await case_access(db, actor, case_id)
         context = await plan_context(request, db, who, **extra)
         audit.record(db, who, "plan.view", object_type="case", object_id=case_id)
-    context = await _finish_context(request, who, context)
+    context = await finish_context(request, who, context)
     return render(request, "plan/show.html", context, status_code=status_code, block=block)
 
 
@@ -193,6 +215,8 @@ async def _plan_form(
         if key.startswith("score-"):
             values[key] = str(form.get(key) or "")
     values["excluded"] = ",".join(str(v) for v in form.getlist("excluded"))
+    values["meeting_id"] = str(form.get("meeting_id") or "")
+    meeting_id = meeting_of(values)
     try:
         async with request.app.state.db.begin() as db:
             who = await case_access(db, actor, case_id)
@@ -201,14 +225,32 @@ async def _plan_form(
         return await _plan_response(
             request,
             status_code=422,
+            meeting_id=meeting_id,
             forms={form_id: {"values": values, "errors": exc.errors}},
             open_phase=_phase_of(values),
         )
     except Conflict:
-        return await _plan_response(request, status_code=409, conflict=form_id)
+        return await _plan_response(
+            request, status_code=409, meeting_id=meeting_id, conflict=form_id
+        )
     for what in changed:
         await request.app.state.events.publish(PlanChanged(case_id, what))
-    return redirect(request.url_for("plan", case_id=case_id).path + f"#{anchor}")
+    return redirect(back_to(request, case_id, meeting_id) + f"#{anchor}")
+
+
+def meeting_of(values: dict[str, str]) -> uuid.UUID | None:
+    """The meeting page a form came from (checked where it is used, never trusted)."""
+    try:
+        return uuid.UUID(values.get("meeting_id") or "")
+    except ValueError:
+        return None
+
+
+def back_to(request: Request, case_id: uuid.UUID, meeting_id: uuid.UUID | None) -> str:
+    """Where a saved form returns: the meeting page it came from, or the plan."""
+    if meeting_id is not None:
+        return request.url_for("meeting", case_id=case_id, meeting_id=meeting_id).path
+    return request.url_for("plan", case_id=case_id).path
 
 
 def _phase_of(values: dict[str, str]) -> int | None:
@@ -326,6 +368,7 @@ async def post_section_text(request: Request) -> Response:
     form = await form_data(request)
     typed = str(form.get("text") or "").replace("\r\n", "\n")
     seen = str(form.get("version") or "")
+    meeting_id = meeting_of({"meeting_id": str(form.get("meeting_id") or "")})
     async with request.app.state.db.begin() as db:
         who = await case_access(db, actor, case_id)
         who.require(Action.EDIT_NOTES)
@@ -337,6 +380,7 @@ async def post_section_text(request: Request) -> Response:
         return await _plan_response(
             request,
             status_code=409,
+            meeting_id=meeting_id,
             forms={f"section-{section_id}": {"values": {"text": typed}, "errors": {}}},
             conflict=f"section-{section_id}",
             open_phase=section.phase,
@@ -345,10 +389,30 @@ async def post_section_text(request: Request) -> Response:
     async with request.app.state.db.begin() as db:
         who = await case_access(db, actor, case_id)
         audit.record(db, who, "section.edit", object_type="section", object_id=section_id)
-    return redirect(request.url_for("plan", case_id=case_id).path + f"#section-{section_id}")
+    return redirect(back_to(request, case_id, meeting_id) + f"#section-{section_id}")
 
 
 # -- decisions ------------------------------------------------------------------------------
+
+
+def _meeting_qs(request: Request) -> str:
+    """``?overleg=<id>`` when a decision page is used from a meeting: its forms link what they
+    record to that meeting, and lead back to it."""
+    raw = request.query_params.get("overleg", "")
+    try:
+        return f"?overleg={uuid.UUID(raw)}"
+    except ValueError:
+        return ""
+
+
+async def _meeting_in_context(request: Request, db: Any, who: CaseAccess) -> Any:
+    from workspace.meetings.models import Meeting
+
+    qs = _meeting_qs(request)
+    if not qs or not who.can(Action.VIEW_MEETING):
+        return None
+    meeting = await db.get(Meeting, uuid.UUID(qs.removeprefix("?overleg=")))
+    return meeting if meeting is not None and meeting.case_id == who.case.id else None
 
 
 async def _decision_context(
@@ -382,7 +446,11 @@ async def decision_page(request: Request, *, status_code: int = 200, **extra: An
     async with request.app.state.db.begin() as db:
         who = await case_access(db, actor, case_id)
         decision = await actions.get_decision(db, who, decision_id)
-        context = await _decision_context(db, who, decision, **extra)
+        meeting = await _meeting_in_context(request, db, who)
+        context = await _decision_context(
+            db, who, decision, meeting=meeting, meeting_qs=_meeting_qs(request) if meeting else "",
+            **extra,
+        )
         audit.record(db, who, "decision.view", object_type="decision", object_id=decision_id)
     block = "decision" if request.query_params.get("fragment") == "decision" else None
     return render(request, "plan/decision.html", context, status_code=status_code, block=block)
@@ -405,6 +473,7 @@ async def new_decision(
         who = await case_access(db, actor, case_id)
         who.require(Action.PROPOSE_DECISION)
         plan = await actions.load_plan(db, who)
+        meeting = await _meeting_in_context(request, db, who)
         audit.record(db, who, "plan.view", object_type="case", object_id=case_id)
     if values is None:
         closes = request.query_params.get("sluit", "")
@@ -430,6 +499,8 @@ async def new_decision(
             "errors": errors or {},
             "can": {a.name.lower(): who.can(a) for a in Action},
             "role_labels": ROLE_LABELS,
+            "meeting": meeting,
+            "meeting_qs": _meeting_qs(request) if meeting else "",
         },
         status_code=status_code,
     )
@@ -439,7 +510,10 @@ async def post_decision(request: Request) -> Response:
     actor = actor_of(request)
     case_id = parse_uuid(request.path_params["case_id"])
     form = await form_data(request)
-    values = {name: str(form.get(name) or "") for name in (*actions.DECISION_FIELDS, "audience")}
+    values = {
+        name: str(form.get(name) or "")
+        for name in (*actions.DECISION_FIELDS, "audience", "meeting_id")
+    }
     values["excluded"] = ",".join(str(v) for v in form.getlist("excluded"))
     try:
         async with request.app.state.db.begin() as db:
@@ -448,7 +522,10 @@ async def post_decision(request: Request) -> Response:
     except ValidationError as exc:
         return await new_decision(request, status_code=422, values=values, errors=exc.errors)
     await request.app.state.events.publish(PlanChanged(case_id, f"decisions-{decision.phase}"))
-    return redirect(request.url_for("decision", case_id=case_id, decision_id=decision.id).path)
+    return redirect(
+        request.url_for("decision", case_id=case_id, decision_id=decision.id).path
+        + _meeting_qs(request)
+    )
 
 
 async def post_entry(request: Request) -> Response:
@@ -458,7 +535,8 @@ async def post_entry(request: Request) -> Response:
     decision_id = parse_uuid(request.path_params["decision_id"])
     form = await form_data(request)
     values = {
-        n: str(form.get(n) or "") for n in ("kind", "text", "answers", "supersedes", "author_id")
+        n: str(form.get(n) or "")
+        for n in ("kind", "text", "answers", "supersedes", "author_id", "meeting_id")
     }
     form_id = (
         values["kind"]
@@ -481,7 +559,9 @@ async def post_entry(request: Request) -> Response:
         return await decision_page(request, status_code=409, conflict=form_id)
     await _decision_changed(request, case_id, decision_id)
     return redirect(
-        request.url_for("decision", case_id=case_id, decision_id=decision_id).path + "#thread"
+        request.url_for("decision", case_id=case_id, decision_id=decision_id).path
+        + _meeting_qs(request)
+        + "#thread"
     )
 
 
@@ -527,7 +607,10 @@ async def post_decision_step(request: Request) -> Response:
         else ()
     )
     await _decision_changed(request, case_id, decision_id, *more)
-    return redirect(request.url_for("decision", case_id=case_id, decision_id=decision_id).path)
+    return redirect(
+        request.url_for("decision", case_id=case_id, decision_id=decision_id).path
+        + _meeting_qs(request)
+    )
 
 
 # -- timeline, export, live -----------------------------------------------------------------
@@ -564,7 +647,7 @@ async def export_markdown(request: Request) -> Response:
         who = await case_access(db, actor, case_id)
         context = await plan_context(request, db, who)
         audit.record(db, who, "plan.export", object_type="case", object_id=case_id)
-    context = await _finish_context(request, who, context)
+    context = await finish_context(request, who, context)
     response = render(request, "plan/export.md", context)
     return PlainTextResponse(
         bytes(response.body).decode(),

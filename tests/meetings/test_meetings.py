@@ -1,0 +1,199 @@
+"""Meetings through HTTP on a real migrated database: planning, opening, the chair's screen,
+joining with a code through the lobby, records made in the meeting, closing, minutes."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from bs4 import BeautifulSoup
+from sqlalchemy import select
+
+from tests.conftest import World
+from workspace.meetings.models import Meeting, Minutes
+from workspace.models import AuditEvent, Participant, Session
+from workspace.plan.models import Agreement, Score
+
+
+def soup(response):
+    return BeautifulSoup(response.text, "html.parser")
+
+
+async def plan_meeting(b, world: World, **extra) -> str:
+    data = {
+        "title": "Gezinsplanoverleg 1",
+        "starts_at": "2026-12-03T14:00",
+        "place": "Bij het gezin thuis",
+        "chair_id": str(await coordinator_participant(b, world)),
+        **extra,
+    }
+    response = await b.post(f"/cases/{world.case.id}/meetings", data)
+    assert response.status_code == 303, response.text
+    return response.headers["location"]
+
+
+async def coordinator_participant(b, world: World):
+    page = soup(await b.get(f"/cases/{world.case.id}/meetings"))
+    option = page.select_one("select[name=chair_id] option[selected]")
+    return option["value"]
+
+
+def version_of(page) -> str:
+    return page.select_one("input[name=version]")["value"]
+
+
+async def test_a_meeting_is_planned_with_a_default_agenda(browser, world, db):
+    b = browser()
+    await b.login(world.coordinator.email)
+    url = await plan_meeting(b, world)
+    page = soup(await b.get(url))
+    items = [li.a.text.strip() for li in page.select("#agenda li")]
+    assert items[0] == "Hoe gaat het? Schaalvragen"
+    assert "Wat er gebeurde en wat moet stoppen" in items
+    assert "Zo ziet ieder het" in items
+    assert "Veiligheidsafspraken: hoe gaat het?" in items
+    assert page.select_one("button", string="Overleg openen") is not None or "Overleg openen" in page.text
+    async with db.begin() as session:
+        actions = list(await session.scalars(select(AuditEvent.action)))
+    assert "meeting.create" in actions and "meeting.view" in actions
+
+
+async def test_planning_with_bad_input_keeps_what_was_typed(browser, world):
+    b = browser()
+    await b.login(world.coordinator.email)
+    response = await b.post(
+        f"/cases/{world.case.id}/meetings",
+        {"title": "Overleg met oma", "starts_at": "morgen", "chair_id": ""},
+    )
+    assert response.status_code == 422
+    page = soup(response)
+    assert page.select_one("#f-title")["value"] == "Overleg met oma"
+    assert page.select_one("#f-starts_at")["value"] == "morgen"
+    assert "Dit is geen datum en tijd" in page.text
+    assert "Kies wie het overleg leidt" in page.text
+
+
+async def test_household_and_network_cannot_plan_or_chair(browser, world, db, settings):
+    from tests.web.test_plan import as_role
+
+    chair = browser()
+    await chair.login(world.coordinator.email)
+    url = await plan_meeting(chair, world)
+    linda = await as_role("household", browser, world, settings, db)
+    page = soup(await linda.get(url))
+    assert "Overleg openen" not in page.text
+    response = await linda.post(url + "/open", {"version": "1"})
+    assert response.status_code == 404
+    response = await linda.post(
+        f"/cases/{world.case.id}/meetings",
+        {"title": "x", "starts_at": "2026-12-03T14:00", "chair_id": ""},
+    )
+    assert response.status_code == 404
+    observer = await as_role("observer", browser, world, settings, db)
+    assert (await observer.get(url)).status_code == 404
+    outsider = browser()
+    await outsider.login(world.outsider.email)
+    assert (await outsider.get(url)).status_code == 404
+
+
+async def _open(b, url: str) -> BeautifulSoup:
+    page = soup(await b.get(url))
+    form = page.select_one("form[action$='/open']")
+    response = await b.post(url + "/open", {"version": form.select_one("input[name=version]")["value"]})
+    assert response.status_code == 303, response.text
+    return soup(await b.get(url))
+
+
+async def test_a_whole_meeting_over_http(browser, world, db, settings, app):
+    """Open, a guest joins with the code and is admitted, records are made in the meeting,
+    the chair closes it, and the minutes hold all of it."""
+    chair = browser()
+    await chair.login(world.coordinator.email)
+    url = await plan_meeting(chair, world)
+    page = await _open(chair, url)
+    code = page.select_one(".join-code strong").text.strip()
+    assert re.fullmatch(r"[A-Z2-9]{6}", code)
+    meeting_id = url.rsplit("/", 1)[1]
+
+    # A phone joins with the code: the lobby shows nothing of the plan.
+    phone = browser()
+    response = await phone.post("/meedoen", {"code": code.lower(), "name": "Hasan"})
+    assert response.status_code == 303 and response.headers["location"] == "/meedoen/wacht"
+    lobby = await phone.get("/meedoen/wacht")
+    assert "Je wacht tot de voorzitter je binnenlaat" in lobby.text
+    assert "Veiligheidsafspraken" not in lobby.text
+    assert (await phone.get(url)).status_code in (303, 401, 404)
+
+    # The chair sees the guest waiting and links them to their person.
+    page = soup(await chair.get(url))
+    waiting = page.select_one("#lobby .card")
+    assert "Hasan" in waiting.text
+    async with db.begin() as session:
+        hasan = await session.get(Participant, world.network.id)
+        person_id = hasan.person_id
+    admit = waiting.select_one("form[action$='/admit']")["action"]
+    response = await chair.post(admit, {"person_id": str(person_id)})
+    assert response.status_code == 303
+    lobby = soup(await phone.get("/meedoen/wacht"))
+    assert "De voorzitter heeft je toegelaten" in lobby.text
+    response = await phone.post("/meedoen/verder", {})
+    assert response.status_code == 303 and response.headers["location"] == url
+    page = soup(await phone.get(url))
+    assert page.select_one("#meeting-h") is not None
+    # Only once: the lobby cookie cannot mint a second session.
+    assert (await phone.post("/meedoen/verder", {})).status_code == 404
+
+    # Records made in the meeting are linked to it.
+    response = await phone.post(
+        f"/cases/{world.case.id}/plan/agreements",
+        {"phase": "1", "what": "Hasan belt aan als hij geschreeuw hoort.", "who_does": "Hasan",
+         "checker": "Fatima", "meeting_id": meeting_id},
+    )
+    assert response.status_code == 303 and response.headers["location"].startswith(url)
+    questions = soup(await chair.get(url)).select_one("select[name=question_id] option")["value"]
+    response = await chair.post(
+        f"/cases/{world.case.id}/plan/scores",
+        {"question_id": questions, "asked_on": date.today().isoformat(),
+         f"score-{world.household.id}": "4", "meeting_id": meeting_id},
+    )
+    assert response.status_code == 303
+    async with db.begin() as session:
+        agreement = await session.scalar(select(Agreement))
+        score = await session.scalar(select(Score))
+        assert str(agreement.meeting_id) == meeting_id and str(score.meeting_id) == meeting_id
+
+    # A stale chair screen is refused with an explanation.
+    stale = soup(await chair.get(url))
+    focus_forms = stale.select("form[action$='/focus']")
+    first = focus_forms[0]
+    data = {i["name"]: i.get("value", "") for i in first.select("input") if i.get("name") != "csrf_token"}
+    assert (await chair.post(first["action"], data)).status_code == 303
+    second = focus_forms[1]
+    data = {i["name"]: i.get("value", "") for i in second.select("input") if i.get("name") != "csrf_token"}
+    response = await chair.post(second["action"], data)
+    assert response.status_code == 409
+    assert "niet meer actueel" in response.text
+
+    # Closing: the guest's session ends, the code stops working, minutes are made.
+    page = soup(await chair.get(url))
+    close = page.select_one("form[action$='/close']")
+    response = await chair.post(
+        close["action"], {"version": close.select_one("input[name=version]")["value"], "reaction_days": "5"}
+    )
+    assert response.status_code == 303 and response.headers["location"].endswith("/verslag")
+    assert (await phone.get(url)).status_code in (303, 401, 404)
+    again = await browser().post("/meedoen", {"code": code, "name": "Iemand"})
+    assert again.status_code == 422 and "Deze code werkt niet (meer)" in again.text
+    minutes = await chair.get(response.headers["location"])
+    assert minutes.status_code == 200
+    text = minutes.text
+    assert "Hasan belt aan als hij geschreeuw hoort." in text
+    assert "Linda: <strong>4</strong>" in text or "Linda" in text
+    markdown = await chair.get(response.headers["location"] + ".md")
+    assert "Hasan belt aan als hij geschreeuw hoort." in markdown.text
+    async with db.begin() as session:
+        meeting = await session.scalar(select(Meeting))
+        assert meeting.state == "closed" and meeting.code is None
+        assert await session.scalar(select(Minutes)) is not None
+        guest_sessions = list(await session.scalars(select(Session).where(Session.guest_id.is_not(None))))
+        assert guest_sessions and all(s.revoked_at is not None for s in guest_sessions)
