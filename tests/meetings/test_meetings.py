@@ -15,6 +15,14 @@ from workspace.models import AuditEvent, Participant, Session
 from workspace.plan.models import Agreement, Score
 
 
+def _pdf_text(data: bytes) -> str:
+    import io
+
+    from pypdf import PdfReader
+
+    return " ".join(" ".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(data)).pages)
+
+
 def soup(response):
     return BeautifulSoup(response.text, "html.parser")
 
@@ -191,9 +199,183 @@ async def test_a_whole_meeting_over_http(browser, world, db, settings, app):
     assert "Linda: <strong>4</strong>" in text or "Linda" in text
     markdown = await chair.get(response.headers["location"] + ".md")
     assert "Hasan belt aan als hij geschreeuw hoort." in markdown.text
+    pdf = await chair.get(response.headers["location"] + ".pdf")
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert "Hasan belt aan als hij geschreeuw hoort." in _pdf_text(pdf.content)
     async with db.begin() as session:
         meeting = await session.scalar(select(Meeting))
         assert meeting.state == "closed" and meeting.code is None
         assert await session.scalar(select(Minutes)) is not None
         guest_sessions = list(await session.scalars(select(Session).where(Session.guest_id.is_not(None))))
         assert guest_sessions and all(s.revoked_at is not None for s in guest_sessions)
+
+
+async def _close(b, url: str) -> str:
+    form = soup(await b.get(url)).select_one("form[action$='/close']")
+    response = await b.post(
+        form["action"],
+        {"version": form.select_one("input[name=version]")["value"], "reaction_days": "5"},
+    )
+    assert response.status_code == 303
+    return response.headers["location"]
+
+
+async def test_minutes_show_each_reader_only_their_share(browser, world, db, settings):
+    from tests.web.test_plan import as_role
+
+    chair = browser()
+    await chair.login(world.coordinator.email)
+    url = await plan_meeting(chair, world)
+    await _open(chair, url)
+    meeting_id = url.rsplit("/", 1)[1]
+    async with db.begin() as session:
+        linda = (await session.get(Participant, world.household.id)).person_id
+    for what, audience, excluded in (
+        ("VOOR-IEDEREEN", "all", ""),
+        ("NIET-VOOR-LINDA", "except", str(linda)),
+        ("ALLEEN-PROFS", "professionals", ""),
+    ):
+        response = await chair.post(
+            f"/cases/{world.case.id}/plan/agreements",
+            {"phase": "1", "what": what, "who_does": "Fatima", "checker": "Joost",
+             "audience": audience, "excluded": excluded, "meeting_id": meeting_id},
+        )
+        assert response.status_code == 303
+    minutes_url = await _close(chair, url)
+    expected = {
+        "coordinator": {"VOOR-IEDEREEN", "NIET-VOOR-LINDA", "ALLEEN-PROFS"},
+        "household": {"VOOR-IEDEREEN"},
+        "network": {"VOOR-IEDEREEN", "NIET-VOOR-LINDA"},
+    }
+    for role, sees in expected.items():
+        b = chair if role == "coordinator" else await as_role(role, browser, world, settings, db)
+        page = (await b.get(minutes_url)).text
+        markdown = (await b.get(minutes_url + ".md")).text
+        for word in expected["coordinator"]:
+            assert (word in page) == (word in sees), (role, word)
+            assert (word in markdown) == (word in sees), (role, word, "md")
+    observer = await as_role("observer", browser, world, settings, db)
+    assert (await observer.get(minutes_url)).status_code == 404
+
+
+async def test_reactions_until_the_minutes_are_final(browser, world, db, settings):
+    from datetime import timedelta
+
+    from tests.web.test_plan import as_role
+    from workspace.models import utcnow
+
+    chair = browser()
+    await chair.login(world.coordinator.email)
+    url = await plan_meeting(chair, world)
+    await _open(chair, url)
+    minutes_url = await _close(chair, url)
+    linda = await as_role("household", browser, world, settings, db)
+    page = soup(await linda.get(minutes_url))
+    assert "Dit is een concept" in page.text
+    empty = await linda.post(minutes_url + "/reacties", {"text": "  "})
+    assert empty.status_code == 422 and "Schrijf je reactie op." in empty.text
+    response = await linda.post(minutes_url + "/reacties", {"text": "Noor was er ook bij."})
+    assert response.status_code == 303
+    assert "Noor was er ook bij." in (await chair.get(minutes_url)).text
+    async with db.begin() as session:
+        record = await session.scalar(select(Minutes))
+        record.reactions_until = utcnow() - timedelta(minutes=1)
+    page = soup(await linda.get(minutes_url))
+    assert "Definitief" in page.text and "Noor was er ook bij." in page.text
+    assert page.select_one("form[action$='/reacties']") is None
+    late = await linda.post(minutes_url + "/reacties", {"text": "Nog iets."})
+    assert late.status_code == 422 and "Het verslag is definitief" in late.text
+    async with db.begin() as session:
+        record = await session.scalar(select(Minutes))
+        assert record.state == "final"
+
+
+async def test_the_shared_screen_shows_only_what_is_for_everyone(browser, world, db, settings):
+    from workspace.plan.actions import ensure_sections
+    from workspace.plan.models import Section
+
+    chair = browser()
+    await chair.login(world.coordinator.email)
+    async with db.begin() as session:
+        await ensure_sections(session, world.case.id)
+        plan = await session.scalar(
+            select(Section).where(Section.case_id == world.case.id, Section.key == "veiligheidsplan")
+        )
+        linda = (await session.get(Participant, world.household.id)).person_id
+        plan.audience = "except"
+        plan.excluded = [str(linda)]
+    url = await plan_meeting(chair, world)
+    page = await _open(chair, url)
+    item = next(li for li in page.select("#agenda li") if "Veiligheidsplan" in li.text)
+    assert "niet voor iedereen" in item.text
+    form = item.select_one("form[action$='/focus']")
+    data = {i["name"]: i.get("value", "") for i in form.select("input") if i["name"] != "csrf_token"}
+    assert (await chair.post(form["action"], data)).status_code == 303
+    screen = soup(await chair.get(url + "/scherm"))
+    focus = screen.select_one("#screen-focus")
+    assert "niet voor iedereen bedoeld" in focus.text
+    assert "Veiligheidsplan" not in focus.text
+    assert "Veiligheidsplan" not in screen.select_one("#screen-agenda").text
+    assert focus.select("[data-document]") == []
+    code = screen.select_one(".screen-code").text.strip()
+    assert code and screen.select_one(".qr svg") is not None
+
+
+async def test_a_wrong_or_expired_code_says_what_to_do(browser, world, db):
+    phone = browser()
+    response = await phone.post("/meedoen", {"code": "ZZZZZZ", "name": "Noor"})
+    assert response.status_code == 422
+    page = soup(response)
+    assert "Deze code werkt niet (meer)" in page.text
+    assert page.select_one("#f-name")["value"] == "Noor"
+    async with db.begin() as session:
+        assert await session.scalar(select(AuditEvent).where(AuditEvent.action == "meeting.guest.join")) is None
+    # Guessing is throttled like signing in.
+    for _ in range(30):
+        response = await phone.post("/meedoen", {"code": "ZZZZZZ", "name": "Noor"})
+        if response.status_code == 429:
+            break
+    assert response.status_code == 429 and "Te veel mislukte pogingen" in response.text
+
+
+async def test_the_timeline_lists_meetings(browser, world):
+    b = browser()
+    await b.login(world.coordinator.email)
+    url = await plan_meeting(b, world)
+    page = soup(await b.get(f"/cases/{world.case.id}/timeline?soort=meeting"))
+    link = page.select_one(".timeline .kind-meeting a")
+    assert link is not None and link["href"] == url
+
+
+async def test_quiet_sections_get_a_version_in_between(app, world, db):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from realtime.tables import updates
+    from workspace.meetings import versions
+    from workspace.meetings.models import SectionVersion
+    from workspace.models import utcnow
+    from workspace.notes import section_document
+    from workspace.plan.actions import ensure_sections
+    from workspace.plan.models import Section
+
+    async with db.begin() as session:
+        await ensure_sections(session, world.case.id)
+        section = await session.scalar(
+            select(Section).where(Section.case_id == world.case.id, Section.key == "beschermend")
+        )
+    document = section_document(world.case.id, section.id)
+    await app.state.realtime.replace_text(document, "Oma Ria.", "participant:x")
+    async with db.begin() as session:
+        assert await versions.quiet_sections(session, db.engine, world.case.id) == []
+    async with db.engine.begin() as conn:
+        await conn.execute(update(updates).values(created_at=utcnow() - timedelta(minutes=5)))
+    async with db.begin() as session:
+        quiet = await versions.quiet_sections(session, db.engine, world.case.id)
+        assert [s.id for s in quiet] == [section.id]
+        made = await versions.capture(session, app.state.realtime.store, quiet, "quiet", None)
+        assert made[0].text == "Oma Ria."
+    async with db.begin() as session:
+        assert await versions.quiet_sections(session, db.engine, world.case.id) == []
+        assert len(list(await session.scalars(select(SectionVersion)))) == 1

@@ -62,6 +62,8 @@ CODE_LENGTH = 6
 GUEST_SESSION_HOURS = 8
 DEFAULT_REACTION_DAYS = 5
 
+STATE_LABELS = {"planned": N_("Gepland"), "open": N_("Nu bezig"), "closed": N_("Afgelopen")}
+
 
 @dataclass(frozen=True)
 class MeetingChanged:

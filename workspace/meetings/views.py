@@ -123,7 +123,7 @@ async def meetings_page(
     )
 
 
-STATE_LABELS = {"planned": N_("Gepland"), "open": N_("Nu bezig"), "closed": N_("Afgelopen")}
+STATE_LABELS = actions.STATE_LABELS
 
 
 def _default_title(count: int) -> str:
@@ -819,6 +819,23 @@ async def minutes_markdown(request: Request) -> Response:
     )
 
 
+async def minutes_pdf(request: Request) -> Response:
+    """The same minutes as the Markdown download, as a PDF (for printing, for the file)."""
+    from workspace.pdf import markdown_pdf
+
+    _, context = await _minutes_view(request)
+    markdown = bytes(render(request, "meetings/minutes.md", context).body).decode()
+    meeting = context["meeting"]
+    pdf = await asyncio.to_thread(
+        markdown_pdf, markdown, title=meeting.title, footer=f"Kring · {meeting.title}"
+    )
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"content-disposition": 'attachment; filename="verslag.pdf"'},
+    )
+
+
 async def post_reaction(request: Request) -> Response:
     actor = actor_of(request)
     case_id = parse_uuid(request.path_params["case_id"])
@@ -892,6 +909,7 @@ routes = [
     ),
     Route(f"{_meeting}/verslag", minutes_get, methods=["GET"], name="minutes"),
     Route(f"{_meeting}/verslag.md", minutes_markdown, methods=["GET"], name="minutes_md"),
+    Route(f"{_meeting}/verslag.pdf", minutes_pdf, methods=["GET"], name="minutes_pdf"),
     Route(f"{_meeting}/verslag/reacties", post_reaction, methods=["POST"], name="minutes_react"),
     Route(
         f"{_meeting}/verslag/termijn",

@@ -1004,6 +1004,8 @@ class TimelineEntry:
     detail: str
     anchor: str
     marked: bool = False
+    #: A page of its own (a meeting), instead of an anchor on the plan.
+    link: str = ""
 
 
 TIMELINE_KINDS = {
@@ -1013,6 +1015,7 @@ TIMELINE_KINDS = {
     "decision": N_("Besluiten"),
     "evaluation": N_("Evaluaties"),
     "milestone": N_("Kader en fase"),
+    "meeting": N_("Overleggen"),
 }
 
 
@@ -1025,9 +1028,12 @@ def _sort_key(entry: TimelineEntry) -> datetime:
     return datetime.combine(at, time(12), tzinfo=UTC)
 
 
-def timeline(plan: Plan, kinds: set[str] | None = None) -> list[TimelineEntry]:
-    """One chronological view of what the reader may see, newest first."""
-    entries: list[TimelineEntry] = []
+def timeline(
+    plan: Plan, kinds: set[str] | None = None, extra: Sequence[TimelineEntry] = ()
+) -> list[TimelineEntry]:
+    """One chronological view of what the reader may see, newest first. ``extra`` holds
+    entries from outside the plan's rows (meetings), already checked for this reader."""
+    entries: list[TimelineEntry] = list(extra)
     for a in plan.agreements:
         entries.append(
             TimelineEntry(a.created_at, "agreement", a.what, a.who_does, f"agreement-{a.id}")

@@ -22,7 +22,8 @@ from workspace import audit
 from workspace.access import ROLE_LABELS, Action, CaseAccess, case_access
 from workspace.errors import Conflict, NotFound, ValidationError
 from workspace.i18n import _
-from workspace.meetings.actions import open_meeting_of
+from workspace.meetings.actions import STATE_LABELS as MEETING_STATES
+from workspace.meetings.actions import meetings_of, open_meeting_of
 from workspace.notes import PALETTE, colour_for, section_document
 from workspace.notes.views import render_markdown, text_version
 from workspace.plan import actions, catalogue
@@ -623,15 +624,28 @@ async def timeline_page(request: Request) -> Response:
     async with request.app.state.db.begin() as db:
         who = await case_access(db, actor, case_id)
         plan = await actions.load_plan(db, who)
+        meetings = await meetings_of(db, who)
         audit.record(db, who, "timeline.view", object_type="case", object_id=case_id)
+    extra = [
+        actions.TimelineEntry(
+            m.closed_at or m.opened_at or m.starts_at,
+            "meeting",
+            m.title,
+            m.state,
+            f"meeting-{m.id}",
+            link=request.url_for("meeting", case_id=case_id, meeting_id=m.id).path,
+        )
+        for m in meetings
+    ]
     return render(
         request,
         "plan/timeline.html",
         {
             "who": who,
             "case": who.case,
-            "entries": actions.timeline(plan, chosen or None),
+            "entries": actions.timeline(plan, chosen or None, extra),
             "kinds": actions.TIMELINE_KINDS,
+            "meeting_states": MEETING_STATES,
             "chosen": chosen,
             "catalogue": catalogue,
             "can": {a.name.lower(): who.can(a) for a in Action},
