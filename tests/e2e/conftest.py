@@ -4,6 +4,7 @@ Skipped with a clear reason when Chromium or Playwright is missing (`.ci/run` in
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -41,14 +42,26 @@ def _free_port() -> int:
 class DemoServer:
     base_url: str
     invitations: dict[str, str] = field(default_factory=dict)
+    #: The join code of the demo's open meeting.
+    meeting_code: str = ""
+    #: The port the server itself listens on.
+    port: int = 0
 
 
-@pytest.fixture(scope="module")
-def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
-    """A fresh demo per test module, served by the real command in its own process."""
-    data_dir = tmp_path_factory.mktemp("e2e") / "demo"
+@contextlib.contextmanager
+def run_demo(
+    data_dir: Path, *, base_url: str | None = None, allowed_origins: tuple[str, ...] = ()
+) -> Iterator[DemoServer]:
+    """``kring demo`` in its own process on a free port. ``base_url`` is where browsers reach
+    it (a proxy in front, say); ``allowed_origins`` are other addresses browsers may use."""
     port = _free_port()
-    env = {**os.environ, "KRING_BASE_URL": f"http://127.0.0.1:{port}"}
+    own = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "KRING_BASE_URL": base_url or own}
+    if base_url:
+        # Reached through a proxy: browsers may still talk to the server itself as well.
+        allowed_origins = (*allowed_origins, own)
+    if allowed_origins:
+        env["KRING_ALLOWED_ORIGINS"] = ",".join(allowed_origins)
     env.pop("KRING_DATABASE_URL", None)
     proc = subprocess.Popen(
         [
@@ -67,12 +80,16 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
         env=env,
     )
     server = DemoServer(f"http://127.0.0.1:{port}")
+    server.port = port
     assert proc.stdout is not None
     deadline = time.monotonic() + 60
     for line in proc.stdout:
         found = re.match(r"\s+(.+?)\s+(http://\S+/uitnodiging/\S+)$", line)
         if found:
             server.invitations[found.group(1).strip()] = found.group(2)
+        code = re.search(r"with code ([A-Z0-9]{6})\b", line)
+        if code:
+            server.meeting_code = code.group(1)
         if "Uvicorn running" in line or "Application startup complete" in line:
             break
         if time.monotonic() > deadline:
@@ -93,6 +110,13 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
             proc.wait()
         reader.join(timeout=5)
         proc.stdout.close()
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
+    """A fresh demo per test module, served by the real command in its own process."""
+    with run_demo(tmp_path_factory.mktemp("e2e") / "demo") as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +152,8 @@ def new_context(chromium):  # type: ignore[no-untyped-def]
 
     def make(**options):  # type: ignore[no-untyped-def]
         context = chromium.new_context(locale="nl-NL", **options)
-        context.set_default_timeout(10_000)
+        # Generous: CI machines share two cores between the server, Chromium and the tests.
+        context.set_default_timeout(20_000)
         contexts.append(context)
         return context
 

@@ -335,6 +335,8 @@ def _check_version(meeting: Meeting, seen: str) -> None:
 
 
 def _bump(meeting: Meeting) -> None:
+    """A change the chair's forms depend on (state, focus, agenda): their version goes stale.
+    Who is present and who waits in the lobby are not: those forms act on one person."""
     meeting.version += 1
 
 
@@ -525,7 +527,6 @@ async def set_attendance(
         db.add(row)
     row.present = present
     row.source = "chair"
-    _bump(meeting)
     await db.flush()
     audit.record(
         db,
@@ -699,7 +700,6 @@ async def admit_guest(
     guest.state = GuestState.ADMITTED
     guest.participant_id = participant.id
     guest.decided_at = utcnow()
-    _bump(meeting)
     audit.record(
         db,
         who,
@@ -723,7 +723,6 @@ async def refuse_guest(
         raise Conflict(f"guest is {guest.state}")
     guest.state = GuestState.REFUSED
     guest.decided_at = utcnow()
-    _bump(meeting)
     audit.record(db, who, "meeting.guest.refuse", object_type="guest", object_id=guest.id)
     return guest
 

@@ -304,7 +304,7 @@ async def _chair_step(
                     values.get("participant_id", ""),
                     values.get("present") == "1",
                 )
-                changed = ["meeting-presence", "meeting-head"]
+                changed = ["meeting-presence"]
             elif step == "admit":
                 await actions.admit_guest(
                     db,
@@ -313,12 +313,12 @@ async def _chair_step(
                     parse_uuid(request.path_params["guest_id"]),
                     values.get("person_id", ""),
                 )
-                changed = ["meeting-lobby", "meeting-presence", "meeting-head"]
+                changed = ["meeting-lobby", "meeting-presence"]
             elif step == "refuse":
                 await actions.refuse_guest(
                     db, who, meeting_id, parse_uuid(request.path_params["guest_id"])
                 )
-                changed = ["meeting-lobby", "meeting-head"]
+                changed = ["meeting-lobby"]
             else:  # pragma: no cover - routes name the steps
                 raise NotFound(step)
             if step == "open":
