@@ -320,3 +320,16 @@ async def live(app: Starlette, settings: Settings) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+
+
+async def signed_in_client(base: str, email: str) -> httpx.AsyncClient:
+    """An HTTP client over the network (for streams: the ASGI transport buffers responses),
+    signed in as ``email``. The caller closes it."""
+    client = httpx.AsyncClient(base_url=base, timeout=10)
+    await client.get("/healthz")
+    token = csrf_token_for(SECRET, client.cookies[CSRF_COOKIE])
+    response = await client.post(
+        "/login", data={"email": email, "password": PASSWORD, "csrf_token": token}
+    )
+    assert response.status_code == 303
+    return client

@@ -4,13 +4,16 @@ Permission checks live in views and domain functions, never in templates."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import hmac
 import logging
 import secrets
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from http.cookies import SimpleCookie
 from typing import Any
@@ -21,7 +24,7 @@ from jinja2_fragments.starlette import Jinja2Blocks
 from markupsafe import Markup
 from starlette.datastructures import FormData
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from workspace import i18n
@@ -174,6 +177,53 @@ def safe_next(value: str | None) -> str:
     if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
         return value
     return "/cases"
+
+
+# -- live channels (server-sent events) -------------------------------------------------------
+
+#: How often an idle live channel sends a comment, so proxies keep it open and a closed
+#: browser tab is noticed.
+KEEPALIVE_SECONDS = 15.0
+
+
+def live_events(
+    request: Request,
+    case_id: uuid.UUID,
+    *,
+    accept: Callable[[Any], bool] | None = None,
+    while_open: AbstractAsyncContextManager[Any] | None = None,
+) -> StreamingResponse:
+    """Server-sent events for one case's screens: the names of what changed (``event.what``),
+    never content; each screen fetches the changed block with its own permissions. ``accept``
+    filters events; ``while_open`` is held for as long as the stream is (e.g. presence)."""
+    events = request.app.state.events
+
+    async def stream() -> AsyncIterator[str]:
+        async with events.subscribe(case_id) as queue, while_open or contextlib.nullcontext():
+            yield "retry: 2000\n\n"
+            while True:
+                try:
+                    event = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
+                except TimeoutError:
+                    if await request.is_disconnected():
+                        return
+                    yield ": keepalive\n\n"
+                    continue
+                what = getattr(event, "what", "")
+                if what and (accept is None or accept(event)):
+                    yield f"event: {what}\ndata: {what}\n\n"
+
+    async def guarded() -> AsyncIterator[str]:
+        # The browser going away cancels the stream: that is its normal end.
+        with contextlib.suppress(asyncio.CancelledError):
+            async for chunk in stream():
+                yield chunk
+
+    return StreamingResponse(
+        guarded(),
+        media_type="text/event-stream",
+        headers={"x-accel-buffering": "no", "cache-control": "no-store"},
+    )
 
 
 # -- middleware ------------------------------------------------------------------------------

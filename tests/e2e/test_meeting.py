@@ -105,9 +105,16 @@ def test_a_whole_meeting_with_a_shared_screen_and_two_phones(demo_server, new_co
     phase1.get_by_label("Wie controleert of het lukt?").fill("Noor")
     phase1.get_by_role("button", name="Afspraak vastleggen").click()
     linda.locator("#meeting-h").wait_for()
+    # Noor follows the chair: when the chair moves on, her phone goes there too.
+    noor.get_by_label("Volg de voorzitter").check()
+    noor.evaluate("() => window.scrollTo(0, 0)")
     item = chair.locator("#agenda li", has_text="Veiligheidsafspraken")
     item.get_by_role("button", name="Op het scherm").click()
     screen.locator("#screen-focus", has_text="Op zondag gaan we samen wandelen.").wait_for()
+    noor.wait_for_function(
+        "() => { const r = document.getElementById('agreements-1').getBoundingClientRect();"
+        " return r.top < window.innerHeight && r.bottom > 0 }"
+    )
 
     # Noor gives her score (only her own: she cannot fill in anyone else's).
     noor.locator("#scores").get_by_text("Scores invullen").click()

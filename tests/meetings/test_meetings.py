@@ -379,3 +379,26 @@ async def test_quiet_sections_get_a_version_in_between(app, world, db):
     async with db.begin() as session:
         assert await versions.quiet_sections(session, db.engine, world.case.id) == []
         assert len(list(await session.scalars(select(SectionVersion)))) == 1
+
+
+async def test_the_chair_can_show_any_part_of_the_plan(browser, world, db):
+    chair = browser()
+    await chair.login(world.coordinator.email)
+    url = await plan_meeting(chair, world)
+    page = await _open(chair, url)
+    section = page.select_one("#phase-2 .plan-section", string=None)
+    form = next(
+        f for f in page.select("#sections-2 form[action$='/focus']")
+        if "Inkomen en schulden" in f.find_parent("section").text
+    )
+    data = {i["name"]: i.get("value", "") for i in form.select("input") if i["name"] != "csrf_token"}
+    assert data["target"].startswith("section:") and section is not None
+    assert (await chair.post(form["action"], data)).status_code == 303
+    page = soup(await chair.get(url))
+    assert page.select_one("#agenda li.focus").text.strip().startswith("Inkomen en schulden")
+    screen = soup(await chair.get(url + "/scherm"))
+    assert "Inkomen en schulden" in screen.select_one("#screen-focus h2").text
+    # Someone else's section id, or nonsense, is not a target.
+    data["version"] = soup(await chair.get(url)).select_one("form[action$='/focus'] input[name=version]")["value"]
+    data["target"] = f"section:{world.case.id}"
+    assert (await chair.post(form["action"], data)).status_code == 404

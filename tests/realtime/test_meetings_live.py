@@ -13,7 +13,7 @@ from bs4 import BeautifulSoup
 from sqlalchemy import select
 
 from realtime import protocol
-from tests.conftest import PASSWORD, SECRET, World
+from tests.conftest import SECRET, World, signed_in_client
 from tests.realtime.conftest import Client
 from workspace.meetings.models import Attendance, SectionVersion
 from workspace.notes import section_document
@@ -153,17 +153,6 @@ async def test_a_guests_connection_ends_with_the_meeting_and_nothing_typed_is_lo
         await phone.aclose()
 
 
-async def _signed_in(base: str, email: str) -> httpx.AsyncClient:
-    client = httpx.AsyncClient(base_url=base, timeout=10)
-    await client.get("/healthz")
-    token = csrf_token_for(SECRET, client.cookies[CSRF_COOKIE])
-    response = await client.post(
-        "/login", data={"email": email, "password": PASSWORD, "csrf_token": token}
-    )
-    assert response.status_code == 303
-    return client
-
-
 async def _listen(response: httpx.Response, out: asyncio.Queue[str]) -> None:
     async for line in response.aiter_lines():
         if line.startswith("event: "):
@@ -180,8 +169,8 @@ async def test_an_open_meeting_screen_counts_as_present(world, db, browser, live
     await chair.login(world.coordinator.email)
     url = await _planned_and_open(chair, world)
     base = live.replace("ws://", "http://")
-    watcher = await _signed_in(base, world.coordinator.email)
-    petra = await _signed_in(base, world.professional.email)
+    watcher = await signed_in_client(base, world.coordinator.email)
+    petra = await signed_in_client(base, world.professional.email)
     heard: asyncio.Queue[str] = asyncio.Queue()
     try:
         async with watcher.stream("GET", url + "/live") as watching:

@@ -7,19 +7,7 @@ import asyncio
 
 import httpx
 
-from tests.conftest import PASSWORD, SECRET, World
-from workspace.web import CSRF_COOKIE, csrf_token_for
-
-
-async def _signed_in(base: str, email: str) -> httpx.AsyncClient:
-    client = httpx.AsyncClient(base_url=base, timeout=10)
-    await client.get("/healthz")
-    token = csrf_token_for(SECRET, client.cookies[CSRF_COOKIE])
-    response = await client.post(
-        "/login", data={"email": email, "password": PASSWORD, "csrf_token": token}
-    )
-    assert response.status_code == 303
-    return client
+from tests.conftest import World, signed_in_client
 
 
 async def _events(response: httpx.Response, out: asyncio.Queue[str]) -> None:
@@ -30,7 +18,7 @@ async def _events(response: httpx.Response, out: asyncio.Queue[str]) -> None:
 
 async def test_an_added_agreement_reaches_other_screens_after_commit(live, world: World, browser):
     base = live.replace("ws://", "http://")
-    watcher = await _signed_in(base, world.professional.email)
+    watcher = await signed_in_client(base, world.professional.email)
     heard: asyncio.Queue[str] = asyncio.Queue()
     try:
         async with watcher.stream("GET", f"/cases/{world.case.id}/live") as response:
@@ -59,7 +47,7 @@ async def test_an_added_agreement_reaches_other_screens_after_commit(live, world
 
 async def test_the_live_channel_is_for_participants_only(live, world: World):
     base = live.replace("ws://", "http://")
-    outsider = await _signed_in(base, world.outsider.email)
+    outsider = await signed_in_client(base, world.outsider.email)
     try:
         response = await outsider.get(f"/cases/{world.case.id}/live")
         assert response.status_code == 404

@@ -52,7 +52,7 @@ from workspace.plan.models import (
     Section,
 )
 
-R = TypeVar("R", Section, Decision, Evaluation)
+R = TypeVar("R", bound=Section | Decision | Evaluation)
 
 LOCAL = ZoneInfo("Europe/Amsterdam")
 #: Unambiguous on a projector: no 0/O, 1/I/L.
@@ -418,25 +418,72 @@ async def open_meeting(
     return meeting
 
 
+FOCUS_TARGETS: dict[str, tuple[AgendaKind, type[Section | Decision | Evaluation]]] = {
+    "section": (AgendaKind.SECTION, Section),
+    "decision": (AgendaKind.DECISION, Decision),
+    "evaluation": (AgendaKind.EVALUATION, Evaluation),
+}
+
+
 async def set_focus(
-    db: AsyncSession, who: CaseAccess, meeting_id: uuid.UUID, item_id: str, seen: str
+    db: AsyncSession,
+    who: CaseAccess,
+    meeting_id: uuid.UUID,
+    item_id: str,
+    seen: str,
+    *,
+    target: str = "",
 ) -> Meeting:
-    """Put an agenda item on the shared screen (and on the screens that follow the chair)."""
+    """Put an agenda item on the shared screen (and on the screens that follow the chair).
+
+    ``target`` ("section:<id>", "decision:<id>", "evaluation:<id>") moves to a part of the plan
+    that is not on the agenda yet: it is added as a point at the end, then shown."""
     meeting = await get_meeting(db, who, meeting_id)
     require_chair(who, meeting)
     _check_version(meeting, seen)
     if meeting.state != MeetingState.OPEN:
         raise Conflict(f"meeting is {meeting.state}")
-    try:
-        item = await db.get(AgendaItem, uuid.UUID(item_id))
-    except ValueError:
-        item = None
+    item: AgendaItem | None
+    if target:
+        item = await _agenda_item_for(db, who, meeting, target)
+    else:
+        try:
+            item = await db.get(AgendaItem, uuid.UUID(item_id))
+        except ValueError:
+            item = None
     if item is None or item.meeting_id != meeting.id:
         raise NotFound("no such agenda item")
     meeting.focus = str(item.id)
     _bump(meeting)
     audit.record(db, who, "meeting.focus", object_type="meeting", object_id=meeting.id)
     return meeting
+
+
+async def _agenda_item_for(
+    db: AsyncSession, who: CaseAccess, meeting: Meeting, target: str
+) -> AgendaItem | None:
+    from workspace.plan.visibility import can_see
+
+    kind_name, _, raw = target.partition(":")
+    if kind_name not in FOCUS_TARGETS:
+        return None
+    kind, model = FOCUS_TARGETS[kind_name]
+    row: Section | Decision | Evaluation | None = await _row(db, model, raw, who.case.id)
+    if row is None or not can_see(who, row):
+        return None
+    items = await agenda(db, meeting.id)
+    for item in items:
+        if item.kind == kind and item.ref == str(row.id):
+            return item
+    item = AgendaItem(
+        meeting_id=meeting.id,
+        kind=kind,
+        ref=str(row.id),
+        position=max((i.position for i in items), default=0) + 1,
+    )
+    db.add(item)
+    await db.flush()
+    return item
 
 
 @dataclass(frozen=True)
@@ -542,8 +589,9 @@ async def set_attendance(
 async def mark_seen(
     db: AsyncSession, meeting_id: uuid.UUID, participant_id: uuid.UUID, *, arrived: bool
 ) -> bool:
-    """Live presence: an open meeting screen of this participant appeared or went away.
-    Returns whether the attendance list changed. A chair's correction is not overruled."""
+    """Live presence: this participant's first meeting screen opened, or their last one
+    closed. Returns whether the attendance list changed (someone new, or back after the chair
+    marked them absent). Leaving never marks anyone absent: they were there."""
     meeting = await db.get(Meeting, meeting_id)
     if meeting is None or meeting.state != MeetingState.OPEN:
         return False
@@ -853,6 +901,7 @@ async def agenda_views(
 
 
 async def _row(db: AsyncSession, model: type[R], raw: str, case_id: uuid.UUID) -> R | None:
+    """The row of ``model`` with id ``raw`` in this case, or None."""
     try:
         row = await db.get(model, uuid.UUID(raw))
     except ValueError:

@@ -12,11 +12,11 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
+from sqlalchemy import select
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from workspace import audit
@@ -32,7 +32,6 @@ from workspace.meetings.models import (
     GuestState,
     Meeting,
     MeetingState,
-    SectionVersion,
     VersionReason,
 )
 from workspace.models import Person, PersonKind
@@ -48,6 +47,7 @@ from workspace.web import (
     client_source,
     cookie_header,
     form_data,
+    live_events,
     parse_uuid,
     redirect,
     render,
@@ -56,7 +56,6 @@ from workspace.web import (
 log = logging.getLogger("kring.meetings")
 
 GUEST_COOKIE = "kring_guest"
-KEEPALIVE_SECONDS = 15.0
 
 #: Blocks of meetings/show.html a screen may ask for, besides the plan's own.
 MEETING_FRAGMENTS = {
@@ -191,7 +190,6 @@ async def _meeting_context(
     guests: list[Guest] = []
     if chair:
         guests = await actions.waiting_guests(db, meeting.id)
-        from sqlalchemy import select
 
         persons = list(
             await db.scalars(
@@ -278,7 +276,12 @@ async def _chair_step(
                 changed = ["meeting-state", "meeting-head", "meeting-focus", "meetings"]
             elif step == "focus":
                 await actions.set_focus(
-                    db, who, meeting_id, values.get("item", ""), values.get("version", "")
+                    db,
+                    who,
+                    meeting_id,
+                    values.get("item", ""),
+                    values.get("version", ""),
+                    target=values.get("target", ""),
                 )
                 changed = ["meeting-focus", "meeting-agenda", "meeting-head"]
             elif step == "close":
@@ -345,8 +348,6 @@ async def _chair_step(
 
 
 async def _sections(db: Any, case_id: uuid.UUID) -> list[Section]:
-    from sqlalchemy import select
-
     return list(await db.scalars(select(Section).where(Section.case_id == case_id)))
 
 
@@ -425,41 +426,22 @@ async def meeting_live(request: Request) -> Response:
     async def on_change(arrived: bool) -> None:
         try:
             async with app.state.db.begin() as db:
-                changed = await actions.mark_seen(db, meeting_id, participant_id, arrived=arrived)
+                await actions.mark_seen(db, meeting_id, participant_id, arrived=arrived)
         except Exception:
+            # Presence is a convenience; a failed write must not end the meeting screen.
             log.warning("recording presence failed", exc_info=True)
-            changed = False
-        del changed  # the live list changed either way: tell the screens
+        # Who is here right now changed either way: tell the screens.
         await events.publish(MeetingChanged(case_id, "meeting-presence", meeting_id))
 
-    async def stream() -> AsyncIterator[str]:
-        async with (
-            events.subscribe(case_id) as queue,
-            app.state.presence.attend(meeting_id, participant_id, on_change),
-        ):
-            yield "retry: 2000\n\n"
-            while True:
-                try:
-                    event = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
-                except TimeoutError:
-                    if await request.is_disconnected():
-                        return
-                    yield ": keepalive\n\n"
-                    continue
-                what = getattr(event, "what", "")
-                other = getattr(event, "meeting_id", None)
-                if what and (other is None or other == meeting_id):
-                    yield f"event: {what}\ndata: {what}\n\n"
+    def this_meeting(event: object) -> bool:
+        other = getattr(event, "meeting_id", None)
+        return other is None or other == meeting_id
 
-    async def guarded() -> AsyncIterator[str]:
-        with contextlib.suppress(asyncio.CancelledError):
-            async for chunk in stream():
-                yield chunk
-
-    return StreamingResponse(
-        guarded(),
-        media_type="text/event-stream",
-        headers={"x-accel-buffering": "no", "cache-control": "no-store"},
+    return live_events(
+        request,
+        case_id,
+        accept=this_meeting,
+        while_open=app.state.presence.attend(meeting_id, participant_id, on_change),
     )
 
 
@@ -524,8 +506,6 @@ async def _screen_focus(
     db: Any, who: CaseAccess, meeting: Meeting, focus: Any, plan: Any
 ) -> dict[str, Any]:
     """What the shared screen shows for the item in focus: only what everyone may see."""
-    from sqlalchemy import select
-
     if focus is None:
         return {}
     item = focus.item
@@ -929,4 +909,3 @@ routes = [
     Route("/meedoen/verder", post_lobby_continue, methods=["POST"], name="lobby_continue"),
 ]
 
-__all__ = ["SectionVersion", "routes"]

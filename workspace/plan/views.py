@@ -8,14 +8,12 @@ template - with their own permissions, so an event never carries case data."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from workspace import audit
@@ -30,7 +28,7 @@ from workspace.plan import actions, catalogue
 from workspace.plan.actions import AudienceInput, Plan, PlanChanged
 from workspace.plan.chart import Series, score_chart
 from workspace.plan.models import Decision, EntryKind, Section
-from workspace.web import actor_of, form_data, parse_uuid, redirect, render
+from workspace.web import actor_of, form_data, live_events, parse_uuid, redirect, render
 
 #: Fragments a screen may ask for (block names of plan/show.html), by live event name.
 PLAN_FRAGMENTS = {
@@ -43,10 +41,6 @@ PLAN_FRAGMENTS = {
         for n in (1, 2, 3)
     },
 }
-
-#: How often an idle live channel sends a comment, so proxies keep it open and a closed
-#: browser tab is noticed.
-KEEPALIVE_SECONDS = 15.0
 
 
 def _audience_input(form: Any) -> AudienceInput:
@@ -677,33 +671,7 @@ async def live(request: Request) -> Response:
     async with request.app.state.db.begin() as db:
         who = await case_access(db, actor, case_id)
         audit.record(db, who, "plan.live", object_type="case", object_id=case_id)
-    events = request.app.state.events
-
-    async def stream() -> AsyncIterator[str]:
-        async with events.subscribe(case_id) as queue:
-            yield "retry: 2000\n\n"
-            while True:
-                try:
-                    event = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
-                except TimeoutError:
-                    if await request.is_disconnected():
-                        return
-                    yield ": keepalive\n\n"
-                    continue
-                what = getattr(event, "what", "")
-                if what:
-                    yield f"event: {what}\ndata: {what}\n\n"
-
-    async def guarded() -> AsyncIterator[str]:
-        with contextlib.suppress(asyncio.CancelledError):
-            async for chunk in stream():
-                yield chunk
-
-    return StreamingResponse(
-        guarded(),
-        media_type="text/event-stream",
-        headers={"x-accel-buffering": "no", "cache-control": "no-store"},
-    )
+    return live_events(request, case_id)
 
 
 def _id(name: str) -> str:
