@@ -147,19 +147,26 @@ async def add_person(db: AsyncSession, who: CaseAccess, data: PersonInput) -> Pe
     await db.flush()
     audit.record(db, who, "person.create", object_type="person", object_id=person.id)
     if data.participates:
-        role = CaseRole.HOUSEHOLD if data.kind == PersonKind.HOUSEHOLD else CaseRole.NETWORK
-        participant = Participant(
-            case_id=who.case.id,
-            role=role,
-            person_id=person.id,
-            added_by_id=who.actor.user.id if who.actor.user else None,
-        )
-        db.add(participant)
-        await db.flush()
-        audit.record(
-            db, who, "participant.create", object_type="participant", object_id=participant.id
-        )
+        await let_person_take_part(db, who, person)
     return person
+
+
+async def let_person_take_part(db: AsyncSession, who: CaseAccess, person: Person) -> Participant:
+    """A participant for a household or network member (their role follows from the kind).
+    The caller has checked that ``who`` may add them."""
+    role = CaseRole.HOUSEHOLD if person.kind == PersonKind.HOUSEHOLD else CaseRole.NETWORK
+    participant = Participant(
+        case_id=who.case.id,
+        role=role,
+        person_id=person.id,
+        added_by_id=who.actor.user.id if who.actor.user else None,
+    )
+    db.add(participant)
+    await db.flush()
+    audit.record(
+        db, who, "participant.create", object_type="participant", object_id=participant.id
+    )
+    return participant
 
 
 @dataclass(frozen=True)

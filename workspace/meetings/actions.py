@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from workspace import audit
 from workspace.access import Action, Actor, CaseAccess
+from workspace.cases.actions import let_person_take_part
 from workspace.config import Settings
 from workspace.errors import Conflict, NotFound, Throttled, ValidationError
 from workspace.i18n import N_
@@ -37,7 +38,6 @@ from workspace.models import (
     LoginFailure,
     Participant,
     Person,
-    PersonKind,
     Session,
     utcnow,
 )
@@ -733,18 +733,7 @@ async def admit_guest(
             }
         )
     if participant is None:
-        role = CaseRole.HOUSEHOLD if person.kind == PersonKind.HOUSEHOLD else CaseRole.NETWORK
-        participant = Participant(
-            case_id=who.case.id,
-            role=role,
-            person_id=person.id,
-            added_by_id=who.actor.user.id if who.actor.user else None,
-        )
-        db.add(participant)
-        await db.flush()
-        audit.record(
-            db, who, "participant.create", object_type="participant", object_id=participant.id
-        )
+        participant = await let_person_take_part(db, who, person)
     guest.state = GuestState.ADMITTED
     guest.participant_id = participant.id
     guest.decided_at = utcnow()
