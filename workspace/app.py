@@ -20,6 +20,7 @@ from workspace.config import ROOT, Settings
 from workspace.db import Database
 from workspace.errors import KringError
 from workspace.events import EventBus
+from workspace.learning import views as learning_views
 from workspace.notes import access as notes_access
 from workspace.notes import views as notes_views
 from workspace.plan import views as plan_views
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *case_views.routes,
             *notes_views.routes,
             *plan_views.routes,
+            *learning_views.routes,
             WebSocketRoute("/realtime/{document:path}", _realtime_endpoint),
             Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"),
         ],

@@ -38,12 +38,19 @@ def test_role_labels_say_the_role_and_number_children_oldest_first() -> None:
     assert labels["Linda Bakker"] == "moeder"
     assert labels["Noor"] == "kind 1" and labels["Sem"] == "kind 2"
     assert labels["oma Ria"] == "oma" and labels["Kees"] == "broer"
-    twins = person_labels([PersonInfo("A", "buurman", "network", None), PersonInfo("B", "buurman", "network", None)])
+    twins = person_labels(
+        [PersonInfo("A", "buurman", "network", None), PersonInfo("B", "buurman", "network", None)]
+    )
     assert twins == {"A": "buurman 1", "B": "buurman 2"}
 
 
 def test_name_parts_keep_surnames_with_particles_and_drop_titles() -> None:
-    assert name_parts("Fatima el Idrissi") == ["Fatima el Idrissi", "Fatima", "Idrissi", "el Idrissi"]
+    assert name_parts("Fatima el Idrissi") == [
+        "Fatima el Idrissi",
+        "Fatima",
+        "Idrissi",
+        "el Idrissi",
+    ]
     assert "oma" not in [p.lower() for p in name_parts("oma Ria")[1:]]
     assert name_parts("meester Van Dijk")[1:] == ["Dijk", "Van Dijk"]
 
@@ -64,11 +71,32 @@ def test_patterns_cover_contact_details_numbers_addresses_schools_and_places() -
         "Sem zit op Basisschool De Regenboog; Erik werkt bij Stichting Groen Werk in Almere."
     )
     out = engine().apply(text)
-    for gone in ("Lindelaan", "3521", "Utrecht", "12345678", "1234 5678", "123 4567", "example",
-                 "123456782", "ABNA", "Regenboog", "Groen Werk", "Almere"):
+    for gone in (
+        "Lindelaan",
+        "3521",
+        "Utrecht",
+        "12345678",
+        "1234 5678",
+        "123 4567",
+        "example",
+        "123456782",
+        "ABNA",
+        "Regenboog",
+        "Groen Werk",
+        "Almere",
+    ):
         assert gone not in out, gone
-    for kind in ("[adres]", "[postcode en woonplaats]", "[telefoonnummer]", "[e-mailadres]", "[BSN]",
-                 "[rekeningnummer]", "[school]", "[organisatie]", "[woonplaats]"):
+    for kind in (
+        "[adres]",
+        "[postcode en woonplaats]",
+        "[telefoonnummer]",
+        "[e-mailadres]",
+        "[BSN]",
+        "[rekeningnummer]",
+        "[school]",
+        "[organisatie]",
+        "[woonplaats]",
+    ):
         assert kind in out, kind
     assert "112" in engine().apply("Bel 112 bij gevaar.")
 
@@ -89,7 +117,9 @@ def test_segments_keep_the_original_beside_its_replacement() -> None:
 
 
 def test_suggestions_are_capitalised_words_mid_sentence_that_nothing_explained() -> None:
-    segments = engine().segments("Erik sprak met Jan Pietersen uit Lemmer. Daarna ging hij naar huis.")
+    segments = engine().segments(
+        "Erik sprak met Jan Pietersen uit Lemmer. Daarna ging hij naar huis."
+    )
     assert suggestions([segments]) == ["Jan", "Pietersen", "Lemmer"]
 
 

@@ -328,6 +328,11 @@ async def _threads(
     return [Source("Tegenspraak en reacties", text="\n".join(lines).strip())] if lines else []
 
 
+def _clause(text: str) -> str:
+    """Text that a sentence around it ends: without its own final full stop."""
+    return text.strip().rstrip(".") or "-"
+
+
 def _day(value: date | None) -> str:
     return value.strftime("%d-%m-%Y") if value is not None else ""
 
@@ -341,9 +346,9 @@ def _records(plan: plan_actions.Plan, names: Mapping[uuid.UUID, str]) -> list[So
         for a in plan.agreements:
             status = catalogue.AGREEMENT_STATUS_LABELS.get(a.status, a.status)
             lines.append(
-                f"- **{a.what}**\n  Wie: {a.who_does}. Wanneer: {a.when or '-'}. "
-                f"Wie controleert: {a.checker}. Als het misgaat: {a.if_it_fails or '-'}. "
-                f"Status: {status}."
+                f"- **{a.what}**\n  Wie: {_clause(a.who_does)}. Wanneer: {_clause(a.when)}. "
+                f"Wie controleert: {_clause(a.checker)}. "
+                f"Als het misgaat: {_clause(a.if_it_fails)}. Status: {status}."
             )
         out.append(Source("Veiligheidsafspraken", text="\n".join(lines)))
     if plan.incidents:
@@ -644,11 +649,18 @@ def plan_release(copy: Copy, draft: Draft) -> Release:
 
 
 async def release_copy(
-    db: AsyncSession, actor: Actor, copy_id: uuid.UUID, draft: Draft, release: Release
+    db: AsyncSession,
+    actor: Actor,
+    copy_id: uuid.UUID,
+    draft: Draft,
+    release: Release,
+    seen: str,
 ) -> Copy:
     """Release a reviewed copy to its group. The caller wrote ``release.texts`` already; the
-    date shift is forgotten here, so the copy cannot be turned back into the case."""
+    date shift is forgotten here, so the copy cannot be turned back into the case. ``seen``
+    is the draft's version the texts were made from: a word marked since means a new review."""
     copy = await maker_copy(db, actor, copy_id)
+    _check_version(copy, seen)
     plan_release(copy, draft)  # checks again, in this transaction
     for section in release.sections:
         db.add(section)

@@ -326,6 +326,11 @@ SCHOOL = re.compile(
     r"rkbs|pcbs|kindcentrum|ikc|sbo|vso|college|lyceum|gymnasium|scholengemeenschap|"
     r"kinderopvang|kinderdagverblijf|bso|peuterspeelzaal)[ ]+" + _AFTER_KIND
 )
+SCHOOL_AFTER = re.compile(
+    rf"(?<![\w-])(?!(?:Het|De|Een|Wat|Op|In|Naar|Van|Bij|Dit|Die|Deze)\b){_NAME_WORD}"
+    rf"(?:[ ]+{_NAME_WORD})*[ ]+(?:College|Lyceum|Gymnasium|Scholengemeenschap|"
+    r"Basisschool|School|Kindcentrum)(?![\w-])"
+)
 ORGANISATION = re.compile(
     r"(?<!\w)(?i:stichting|zorggroep|woningcorporatie|woonstichting|ziekenhuis|"
     r"huisartsenpraktijk|praktijk|vereniging|kerk|moskee|sportclub|voetbalclub)[ ]+" + _AFTER_KIND
@@ -397,14 +402,17 @@ class Pseudonymiser:
                 suffix = m.group(2) or ""
                 replacement = known.replacement + ("’s" if suffix else "")
                 yield _Hit(m.start(), m.end(), replacement, known.kind, 0)
+        for m in EMAIL.finditer(text):
+            # Before the known values: an address holds a name, the whole address must go.
+            yield _Hit(m.start(), m.end(), "[e-mailadres]", "email", -1)
         for pattern, replacement, kind in (
-            (EMAIL, "[e-mailadres]", "email"),
             (IBAN, "[rekeningnummer]", "iban"),
             (PHONE, "[telefoonnummer]", "phone"),
             (BSN, "[BSN]", "bsn"),
             (POSTCODE, "[postcode en woonplaats]", "address"),
             (ADDRESS, "[adres]", "address"),
             (SCHOOL, "[school]", "school"),
+            (SCHOOL_AFTER, "[school]", "school"),
             (ORGANISATION, "[organisatie]", "organisation"),
             (PLACE, "[woonplaats]", "place"),
             (BIRTH_YEAR, "geboren in [jaar]", "date"),
@@ -437,8 +445,9 @@ class Pseudonymiser:
 
     def segments(self, text: str) -> list[Segment]:
         """The text cut into kept and replaced pieces. Overlaps: the earliest start wins, then
-        the longest match (an e-mail address over the name in it), then the known value."""
-        hits = sorted(self._hits(text), key=lambda h: (h.start, -(h.end - h.start), h.priority))
+        an e-mail address, then a known value (its role label says more than a category), then
+        the longest match."""
+        hits = sorted(self._hits(text), key=lambda h: (h.start, h.priority, -(h.end - h.start)))
         out: list[Segment] = []
         position = 0
         for hit in hits:
