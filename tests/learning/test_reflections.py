@@ -199,3 +199,14 @@ async def test_the_digest_holds_lessons_and_signals_without_names_as_markdown_an
             select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "digest.export")
         )
     assert exports == 2
+
+
+async def test_family_members_and_visitors_find_no_learning_pages(browser, db, demo, settings):
+    visitor = browser()
+    response = await visitor.get("/leren/reflecties")
+    assert response.status_code == 303 and response.headers["location"].startswith("/login")
+    member = browser()
+    link = dict(demo.invitations)["Linda Bakker"]
+    assert (await member.claim(link)).status_code == 303
+    for path in ("/leren", "/leren/reflecties", "/leren/team", "/leren/overzicht", "/intervisie"):
+        assert (await member.get(path)).status_code == 404, path

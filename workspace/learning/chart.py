@@ -12,14 +12,20 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
+from workspace.i18n import N_, _
 from workspace.notes import PALETTE
 
-WIDTH = 640
-HEIGHT = 280
+WIDTH = 760
+HEIGHT = 290
 LEFT = 34
 TOP = 16
-BOTTOM = 40
-LEGEND = 170  # room on the right for the names
+BOTTOM = 46
+LEGEND = 250  # room on the right for the names
+
+MONTHS = (
+    N_("jan"), N_("feb"), N_("mrt"), N_("apr"), N_("mei"), N_("jun"),
+    N_("jul"), N_("aug"), N_("sep"), N_("okt"), N_("nov"), N_("dec"),
+)  # fmt: skip
 #: Besides colour, bars differ in their outline pattern.
 DASHES = ("", "6 3", "2 3", "8 3 2 3", "1 4", "10 2")
 
@@ -65,10 +71,18 @@ def bar_chart(
         bar = min(28.0, (slot - 8) / len(series))
         for m, month in enumerate(months):
             x0 = LEFT + slot * m + (slot - bar * len(series)) / 2
+            year, _sep, number = month.partition("-")
+            centre = LEFT + slot * m + slot / 2
             parts.append(
-                f'<text class="axis" x="{LEFT + slot * m + slot / 2:.1f}" y="{HEIGHT - 14}" '
-                f'text-anchor="middle">{escape(month_label(month))}</text>'
+                f'<text class="axis" x="{centre:.1f}" y="{HEIGHT - 24}" text-anchor="middle">'
+                f"{escape(_(MONTHS[int(number) - 1]))}</text>"
             )
+            if m == 0 or number == "01":
+                # The year once, under its first month: twelve full dates would not fit.
+                parts.append(
+                    f'<text class="axis" x="{centre:.1f}" y="{HEIGHT - 6}" '
+                    f'text-anchor="middle">{escape(year)}</text>'
+                )
             for i, s in enumerate(series):
                 count = s.counts[m] if m < len(s.counts) else 0
                 if not count:

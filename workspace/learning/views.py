@@ -266,7 +266,7 @@ class Chart:
 
 async def review_page(request: Request) -> Response:
     actor = actor_of(request)
-    since, until = _period(request, 365)
+    since, until = _period(request, 183)
     async with request.app.state.db.begin() as db:
         found = await rf.review(db, actor, since)
     months = _months(since, until)
