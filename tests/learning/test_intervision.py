@@ -148,3 +148,38 @@ async def test_the_demo_has_a_session_on_the_bakker_copy_with_annotations(
     assert with_notes
     assert "Bakker" not in with_notes[0].select_one("main").text
     assert "kind 2 zegt weinig" in with_notes[0].text
+
+
+async def test_every_learning_page_that_shows_data_writes_an_audit_row(
+    db, demo, demo_group, signed_in
+):
+    from sqlalchemy import func
+
+    from workspace.learning.models import Copy, Reflection
+    from workspace.models import AuditEvent
+
+    async with db.begin() as session:
+        copy = await session.scalar(select(Copy))
+        meeting = await session.scalar(select(Session))
+        shared = await session.scalar(select(Reflection).where(Reflection.audience == "manager"))
+    pages = [
+        (SANNE, "/leren/reflecties"),
+        (SANNE, "/leren/team"),
+        (SANNE, "/intervisie"),
+        (SANNE, f"/intervisie/groepen/{demo_group.id}"),
+        (SANNE, f"/intervisie/kopieen/{copy.id}"),
+        (SANNE, f"/intervisie/sessies/{meeting.id}"),
+        (SANNE, f"/intervisie/sessies/{meeting.id}/scherm"),
+        (SANNE, f"/intervisie/sessies/{meeting.id}/verslag.md"),
+        (MANAGER, "/leren/overzicht"),
+        (MANAGER, f"/leren/reflecties/{shared.id}"),
+        (MANAGER, "/leren/leeroverzicht.md"),
+    ]
+    for email, path in pages:
+        async with db.begin() as session:
+            before = await session.scalar(select(func.count()).select_from(AuditEvent))
+        response = await (await signed_in(email)).get(path)
+        assert response.status_code == 200, path
+        async with db.begin() as session:
+            after = await session.scalar(select(func.count()).select_from(AuditEvent))
+        assert after > before, path

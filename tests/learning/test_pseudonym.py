@@ -42,6 +42,13 @@ def test_role_labels_say_the_role_and_number_children_oldest_first() -> None:
         [PersonInfo("A", "buurman", "network", None), PersonInfo("B", "buurman", "network", None)]
     )
     assert twins == {"A": "buurman 1", "B": "buurman 2"}
+    named = person_labels(
+        [
+            PersonInfo("Kees", "broer", "network", None),
+            PersonInfo("Anna", "Kees' vriendin", "network", None),
+        ]
+    )
+    assert named["Anna"] == "[naam]' vriendin"
 
 
 def test_name_parts_keep_surnames_with_particles_and_drop_titles() -> None:

@@ -98,6 +98,7 @@ ACTION_LABELS: dict[str, str] = {
     "reflection.respond": N_("heeft gereageerd op een reflectie"),
     "reflection.signal": N_("heeft een signaal geagendeerd"),
     "review.view": N_("heeft het overzicht van het team bekeken"),
+    "team.view": N_("heeft bekeken wat collega's met het team deelden"),
     "digest.export": N_("heeft het leeroverzicht van het team gedownload"),
 }
 

@@ -571,7 +571,13 @@ def person_labels(persons: Sequence[PersonInfo]) -> dict[str, str]:
             seen[label] = seen.get(label, 0) + 1
             label = f"{label} {seen[label]}"
         labels[person.name] = label
-    return labels
+    # A relation is typed by people and may name someone ("vriendin van Kees" is cut, but
+    # "Kees' vriendin" is not): a label must never carry a name into the copy.
+    names = Pseudonymiser(
+        [Known(part, "[naam]", "person") for p in persons for part in name_parts(p.name)],
+        shift_days=None,
+    )
+    return {name: names.apply(label) for name, label in labels.items()}
 
 
 def _relation_word(relation: str) -> str:

@@ -300,6 +300,7 @@ async def team_reflections(db: AsyncSession, actor: Actor) -> list[Reflection]:
         for r in await _shared_in_org(db, user.organisation_id, (Audience.TEAM,), None)
         if r.author_id != user.id
     ]
+    audit.record(db, actor, "team.view", object_type="organisation", object_id=user.organisation_id)
     for r in found:
         audit.record(db, actor, "reflection.read", object_type="reflection", object_id=r.id)
     return found
