@@ -188,6 +188,21 @@ async def test_the_maker_reviews_side_by_side_and_marks_more_words(db, demo, dem
     )
     assert response.status_code == 422
     assert "minstens twee tekens" in soup(response).select_one("#w-word-e").text
+    # Released, the copy keeps neither the marked words nor the date shift.
+    page = soup(await fatima.get(f"/intervisie/kopieen/{copy_id}/nakijken"))
+    await fatima.post(
+        f"/intervisie/kopieen/{copy_id}/nagekeken",
+        {"fingerprint": hidden(page, "/nagekeken", "fingerprint")},
+    )
+    page = soup(await fatima.get(f"/intervisie/kopieen/{copy_id}/nakijken"))
+    response = await fatima.post(
+        f"/intervisie/kopieen/{copy_id}/vrijgeven",
+        {"version": hidden(page, "/vrijgeven", "version")},
+    )
+    assert response.status_code == 303
+    async with db.begin() as session:
+        copy = await session.get(Copy, uuid.UUID(copy_id))
+        assert copy.state == "released" and copy.marks == [] and copy.shift_days is None
 
 
 async def test_release_is_refused_with_the_reason_until_the_list_is_reviewed(

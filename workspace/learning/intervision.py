@@ -666,7 +666,10 @@ async def release_copy(
         db.add(section)
     copy.state = CopyState.RELEASED
     copy.released_at = utcnow()
+    # What turned the case into the copy goes: the shift would undo the dates, and marked
+    # words are the very names the maker wanted out.
     copy.shift_days = None
+    copy.marks = []
     copy.version += 1
     await db.flush()
     audit.record(
