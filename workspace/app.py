@@ -22,6 +22,7 @@ from workspace.config import ROOT, Settings
 from workspace.db import Database
 from workspace.errors import KringError
 from workspace.events import EventBus
+from workspace.learning import views as learning_views
 from workspace.meetings import views as meeting_views
 from workspace.meetings.presence import Presence
 from workspace.meetings.versions import watch_quiet_moments
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *notes_views.routes,
             *plan_views.routes,
             *meeting_views.routes,
+            *learning_views.routes,
             WebSocketRoute("/realtime/{document:path}", _realtime_endpoint),
             Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"),
         ],

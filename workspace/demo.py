@@ -12,6 +12,7 @@ from workspace.access import Actor, CaseAccess, case_access
 from workspace.auth.actions import create_invitation, hash_password
 from workspace.cases import actions as cases
 from workspace.config import Settings
+from workspace.learning import demo as learning_demo
 from workspace.models import CaseRole, Organisation, Participant, User, UserRole
 
 DEMO_PASSWORD = "kring-demo-wachtwoord"  # noqa: S105 - fictional accounts, printed on purpose
@@ -161,6 +162,7 @@ async def create_demo(db: AsyncSession, settings: Settings) -> DemoResult:
         await access("joost@demo.kring.nl"),
         await access("petra@demo.kring.nl"),
     )
+    await learning_demo.seed(db, result)
     return result
 
 

@@ -328,5 +328,6 @@ __all__ = [
 
 # The plan's tables live beside their domain code; importing them here registers them on
 # Base.metadata for every user of the models (the app, migrations, tests).
+from workspace.learning import models as _learning_models  # noqa: E402, F401
 from workspace.meetings import models as _meeting_models  # noqa: E402, F401
 from workspace.plan import models as _plan_models  # noqa: E402, F401

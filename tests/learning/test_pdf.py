@@ -34,7 +34,9 @@ def test_raw_html_in_markdown_stays_text() -> None:
 
 
 def test_long_text_runs_over_pages_with_a_footer() -> None:
-    data = markdown_pdf("\n\n".join(f"Alinea {i}: " + "woord " * 60 for i in range(40)), footer="Kring")
+    data = markdown_pdf(
+        "\n\n".join(f"Alinea {i}: " + "woord " * 60 for i in range(40)), footer="Kring"
+    )
     reader = PdfReader(io.BytesIO(data))
     assert len(reader.pages) > 2
     assert "Kring" in reader.pages[1].extract_text()

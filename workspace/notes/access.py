@@ -14,6 +14,7 @@ from starlette.websockets import WebSocket
 from workspace import audit
 from workspace.access import ROLE_LABELS, Action, case_access
 from workspace.errors import NotFound
+from workspace.learning import access as learning_access
 from workspace.notes import audit_ref, colour_for, parse_document
 from workspace.plan.actions import get_section
 
@@ -49,6 +50,9 @@ async def authorize(websocket: WebSocket, document: str) -> Grant | None:
     """A Grant for ``document``, or None (the server closes with 1008). Both are audited."""
     from realtime.server import Grant
 
+    if learning_access.is_copy_document(document):
+        # A pseudonymised copy for intervision: its group decides, not a case.
+        return await learning_access.authorize(websocket, document)
     app: Any = websocket.scope["app"]
     actor = websocket.scope.get("state", {}).get("actor")
     parsed = parse_document(document)
@@ -109,6 +113,8 @@ async def on_refused(grant: Grant, reason: str, app: Any) -> None:
 
     from workspace.models import AuditEvent, Participant
 
+    if not grant.author.startswith("participant:"):
+        return  # a copy's member always writes; nothing else is refused there
     participant_id = uuid.UUID(grant.author.split(":", 1)[1])
     object_type, object_id = audit_ref(grant.document)
     async with app.state.db.begin() as db:

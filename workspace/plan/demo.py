@@ -21,6 +21,8 @@ TEXTS = {
         "Sinds Erik zijn baan kwijt is, is er steeds vaker ruzie over geld.\n\n"
         "Vorige maand liep een ruzie uit de hand: Erik gooide een stoel. De buurman belde de "
         "politie. Veilig Thuis heeft het lokaal team gevraagd om met het gezin verder te gaan.\n\n"
+        "Het gezin woont aan de Lindelaan 14, 3521 AB Utrecht. Linda is bereikbaar op "
+        "06-12345678 en linda.bakker@example.nl.\n\n"
         "**Wat moet stoppen:** het schreeuwen, het gooien met spullen, en dat de kinderen "
         "bang zijn in hun eigen huis."
     ),
@@ -31,13 +33,17 @@ TEXTS = {
     ("perspectief", "Noor"): "Dat ik 's nachts wakker lig omdat ik bang ben dat het weer gebeurt.",
     ("veiligheidsplan", ""): (
         "- Bij gevaar: bel **112**.\n"
-        "- Oma Ria (10 minuten lopen) heeft 's nachts haar telefoon aan.\n"
-        "- Fatima (lokaal team) is op werkdagen bereikbaar; daarbuiten de crisisdienst."
+        "- Oma Ria (10 minuten lopen, Merelstraat 8) heeft 's nachts haar telefoon aan: "
+        "06-41235987.\n"
+        "- Fatima (lokaal team) is op werkdagen bereikbaar: 030-2345678 of "
+        "f.elidrissi@lokaalteamzuid.example; daarbuiten de crisisdienst."
     ),
     ("zorgen-krachten", ""): (
         "**Zorgen:** spanning over schulden; Noor slaapt slecht; Sem zegt weinig.\n\n"
         "**Krachten:** Linda en Erik willen allebei dat het stopt; oma Ria en buurman Hasan "
-        "staan klaar; Noor praat met de schoolmaatschappelijk werker."
+        "staan klaar; Noor (geboren 14-02-2013) praat met de schoolmaatschappelijk werker van "
+        "het Nova College. Sem (geboren 3 juni 2018) zit in groep 5 van Basisschool De "
+        "Regenboog, bij meester Van Dijk."
     ),
     ("risico-geld", ""): "Schulden sinds het ontslag van Erik. Aanmelding bij de schuldhulp loopt.",
     ("risico-werk", ""): "Erik is sinds vier maanden werkloos en zit veel thuis.",
