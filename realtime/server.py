@@ -307,16 +307,18 @@ class RealtimeServer:
             while end_old > start and end_new > start and old[end_old - 1] == new[end_new - 1]:
                 end_old -= 1
                 end_new -= 1
+            # pycrdt's Text counts UTF-8 bytes, not characters: "één" is 5 long to it.
+            at, to = len(old[:start].encode()), len(old[:end_old].encode())
             # Build the edit on a copy: the room's document only ever holds committed state.
             scratch: Doc[Any] = Doc()
             scratch.apply_update(room.doc.get_update())
             text = scratch.get(name, type=Text)
             before = scratch.get_state()
             with scratch.transaction():
-                if end_old > start:
-                    del text[start:end_old]
+                if to > at:
+                    del text[at:to]
                 if end_new > start:
-                    text.insert(start, new[start:end_new])
+                    text.insert(at, new[start:end_new])
             await room.submit(scratch.get_update(before), author)
 
     @asynccontextmanager

@@ -91,3 +91,14 @@ async def test_server_edit_keeps_the_common_text(app, world):
     assert await server.text(name) == "Linda en Erik praten alleen bij de schuldhulp over geld."
     history = await server.store.history(name)
     assert [h[1] for h in history] == ["b", "a"]
+
+
+async def test_server_edit_of_text_with_accents_and_emoji(app, world):
+    """pycrdt counts UTF-8 bytes; a server-side edit must still change the right characters."""
+    server = app.state.realtime
+    name = document_name(world.case.id)
+    await server.replace_text(name, "één twee drie, café ☕ en oma’s thee", "a")
+    await server.replace_text(name, "één vier drie, café ☕ met oma’s thee 🍵", "b")
+    assert await server.text(name) == "één vier drie, café ☕ met oma’s thee 🍵"
+    await server.replace_text(name, "Één drie", "a")
+    assert await server.text(name) == "Één drie"

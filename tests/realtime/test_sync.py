@@ -98,7 +98,16 @@ async def test_saved_is_confirmed_only_after_storage(connect, world):
     await a.wait_for(lambda: _clock_in(a.stored, a.doc.client_id) >= _own_clock(a))
 
 
-async def test_read_only_participant_receives_but_cannot_write(connect, world, db):
+async def test_read_only_participant_receives_but_cannot_write(connect, world, db, app):
+    # The refusal is audited in the background: wait for that, not for a while.
+    audited = asyncio.Event()
+    audit_refusal = app.state.realtime.on_refused
+
+    async def on_refused(grant, reason):  # type: ignore[no-untyped-def]
+        await audit_refusal(grant, reason)
+        audited.set()
+
+    app.state.realtime.on_refused = on_refused
     writer = await connect("coordinator", world)
     observer = await connect("observer", world)
     await writer.type("alleen lezen")
@@ -110,6 +119,7 @@ async def test_read_only_participant_receives_but_cannot_write(connect, world, d
     await observer.wait_for(lambda: "!" in str(observer.text))
     await writer.wait_for(lambda: str(writer.text) == "alleen lezen!")
     assert "aangepast" not in str(writer.text)
+    await asyncio.wait_for(audited.wait(), 5)
     async with db.begin() as session:
         refused = await session.scalar(
             select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "notes.refused")
