@@ -130,7 +130,10 @@ class Server:
             ],
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            # KRING_BENCH_SERVER_LOG=path keeps the server's log (errors during a run).
+            stderr=open(log, "ab")  # noqa: SIM115 - the server process holds it
+            if (log := os.environ.get("KRING_BENCH_SERVER_LOG"))
+            else subprocess.DEVNULL,
         )
         for _ in range(400):
             try:
