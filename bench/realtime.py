@@ -184,13 +184,13 @@ def _node(script: str, config: dict[str, Any]) -> dict[str, Any]:
 
 
 class Worker:
-    """One ``load.mjs`` process, spoken to in JSON lines (see the head of load.mjs)."""
+    """One ``load.mjs`` (or ``observe.mjs``) process, spoken to in JSON lines (see its head)."""
 
-    def __init__(self, config: dict[str, Any]) -> None:
+    def __init__(self, config: dict[str, Any], script: str = "load.mjs") -> None:
         # e.g. KRING_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the load.
         extra = os.environ.get("KRING_BENCH_NODE_ARGS", "").split()
         self.proc = subprocess.Popen(
-            ["node", *extra, str(HERE / "load.mjs"), json.dumps(config)],
+            ["node", *extra, str(HERE / script), json.dumps(config)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -238,9 +238,20 @@ def _percentiles(results: list[dict[str, Any]]) -> dict[str, float | None]:
     return out
 
 
-def run_load(config: dict[str, Any], workers: int, server: Server) -> dict[str, Any]:
+def run_load(
+    config: dict[str, Any], workers: int, server: Server, observe: bool = False
+) -> dict[str, Any]:
     """Run the load in ``workers`` Node processes (clients dealt round-robin, so even one
-    room is spread over them); server CPU is measured over the typing phase only."""
+    room is spread over them); server CPU is measured over the typing phase only.
+
+    With ``observe``, one more process holds a plain websocket per room (a passive extra
+    connection) and times delivery as the server achieves it (observe.mjs)."""
+    observer = None
+    if observe:
+        observer = Worker(
+            {k: config[k] for k in ("url", "cookie", "origin", "docs")}, "observe.mjs"
+        )
+        observer.read()
     procs = [Worker({**config, "worker": i, "workers": workers}) for i in range(workers)]
     try:
         connect_ms = max(w.read()["connectMs"] for w in procs)
@@ -256,8 +267,12 @@ def run_load(config: dict[str, Any], workers: int, server: Server) -> dict[str, 
         for w in procs:
             w.write({"totals": totals})
         results = [w.read() for w in procs]
+        delivered = None
+        if observer is not None:
+            observer.write({"stop": True})
+            delivered = _percentiles([observer.read()])
     finally:
-        for w in procs:
+        for w in [*procs, *([observer] if observer else [])]:
             w.stop()
     replicas: dict[str, int] = {}
     seen: dict[str, int] = {}
@@ -284,6 +299,7 @@ def run_load(config: dict[str, Any], workers: int, server: Server) -> dict[str, 
         # The generator's own load: if it is saturated, it measures itself, not the server.
         "generator_cpu": sum(r["cpuMs"] for r in results) / max(r["wallMs"] for r in results),
         "loop_delay_p99_ms": max(r["loopDelayP99Ms"] for r in results),
+        "delivered": delivered,
         "seconds": [
             [
                 sum(r["seconds"][i][0] for r in results if i < len(r["seconds"])),
@@ -295,7 +311,7 @@ def run_load(config: dict[str, Any], workers: int, server: Server) -> dict[str, 
 
 
 def load_scenario(
-    name: str, workers: int | None = None, duration_ms: int | None = None
+    name: str, workers: int | None = None, duration_ms: int | None = None, observe: bool = False
 ) -> dict[str, Any]:
     spec = SCENARIOS[name]
     with tempfile.TemporaryDirectory() as tmp:
@@ -312,7 +328,7 @@ def load_scenario(
             }
             if duration_ms is not None:
                 config["durationMs"] = duration_ms
-            result = run_load(config, workers or spec.get("workers", 1), server)
+            result = run_load(config, workers or spec.get("workers", 1), server, observe)
             result["peak_rss_mb"] = server.peak_rss_kb / 1024
             return result
         finally:
@@ -402,6 +418,11 @@ def main() -> None:
     parser.add_argument(
         "--duration", type=int, help="typing time in ms (for quick runs; published: default)"
     )
+    parser.add_argument(
+        "--observe",
+        action="store_true",
+        help="also time delivery from a passive extra connection per room (observe.mjs)",
+    )
     args = parser.parse_args()
     if not (HERE / "node_modules" / "y-websocket").exists():
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--prefix", str(HERE)], check=True)
@@ -409,7 +430,7 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores, {sys.platform}; load generator on the same machine")
     for name in names:
         if name in SCENARIOS:
-            r = load_scenario(name, args.workers, args.duration)
+            r = load_scenario(name, args.workers, args.duration, args.observe)
             print(
                 f"| {name} | {r['clients']} clients / {r['docs']} docs | p50 {r['p50']:.1f} ms | "
                 f"p95 {r['p95']:.1f} ms | p99 {r['p99']:.1f} ms | max {r['max']:.0f} ms | "
@@ -420,6 +441,13 @@ def main() -> None:
                 f"converged after {r['wait_ms'] / 1000:.1f} s |",
                 flush=True,
             )
+            if r["delivered"]:
+                d = r["delivered"]
+                print(
+                    f"|   delivered (passive observer) | p50 {d['p50']:.1f} ms | "
+                    f"p95 {d['p95']:.1f} ms | p99 {d['p99']:.1f} ms | max {d['max']:.0f} ms |",
+                    flush=True,
+                )
         elif name == "open":
             r = open_scenario()
             print(
