@@ -1,110 +1,222 @@
-// Load generator for bench/realtime.py: many stock y-websocket clients in one Node process.
+// Load generator for bench/realtime.py: stock y-websocket clients (yjs + y-websocket) in one
+// Node process; bench/realtime.py may run several of these workers and combine their figures.
+//
 // argv[2] is a JSON config: {url, cookie, origin, docs: [room...], clientsPerDoc, intervalMs,
-// durationMs, burst}. Every interval each client types a burst of `burst` keystrokes (one
-// Yjs transaction each) at the end of the text; the last keystroke carries a token
-// [client.seq] whose send time is known, so peers can time edit-to-peer latency.
-// Prints one JSON line: latency percentiles, lost tokens, whether replicas converged.
+// durationMs, burst, worker, workers}. Of the docs x clientsPerDoc clients, this worker runs
+// those whose index i has i % workers == worker, so even one room can be spread over processes.
+// Every interval each client types a burst of `burst` keystrokes (one Yjs transaction each) at
+// the end of the text; the last keystroke carries a token [client.seq.sentAt] (sentAt: the
+// shared wall clock in 1/100 ms), so any replica in any worker can time edit-to-peer latency
+// from the token alone, without bookkeeping per token.
+//
+// It talks to its parent in JSON lines (stdout -> parent, stdin <- parent):
+//   -> {phase: "synced", connectMs}            every client has synced
+//   <- {go: true}                              start typing (all workers at once)
+//   -> {phase: "typed", typed: {room: n}}      typing stopped; tokens typed per room
+//   <- {totals: {room: n}}                     tokens typed per room over all workers
+//   -> {phase: "done", ...}                    figures (see the end of this file)
+// A room is converged when a fresh client (a probe) syncs a text from the server that holds
+// every token typed into that room, exactly once, and every replica's text equals it. Replicas
+// that do not get there within the deadline are counted, with the tokens they never saw (lost).
 import WebSocket from 'ws'
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { createInterface } from 'node:readline'
 
 const cfg = JSON.parse(process.argv[2])
+process.setMaxListeners(0) // y-websocket adds an exit listener per provider
+const worker = cfg.worker ?? 0
+const workers = cfg.workers ?? 1
+const convergeMs = cfg.convergeMs ?? 60000
 class CookieWebSocket extends WebSocket {
   constructor (url, protocols) {
     super(url, protocols, { headers: { Cookie: cfg.cookie, Origin: cfg.origin }, perMessageDeflate: false })
   }
 }
 
-// Tokens carry their send time on the shared wall clock (timeOrigin + now, in 1/100 ms), so a
-// token typed in one worker process can be timed when it arrives in another.
-const now = () => performance.timeOrigin + performance.now()
-const latencies = []
-const clients = []
-const tokenRe = /\[(\d+)\.(\d+)\.(\d+)\]/g
-const base = cfg.clientBase || 0
+// Resolves once written: a pipe is asynchronous in Node, and process.exit() would cut it.
+const send = (obj) => new Promise((resolve) => process.stdout.write(JSON.stringify(obj) + '\n', resolve))
+const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]()
+const receive = async () => JSON.parse((await lines.next()).value)
 
+// Latency histogram in 0.01 ms buckets up to 10 s, whole milliseconds beyond: exact enough,
+// cheap to record, and workers' histograms add up to the histogram of the union.
+const histogram = new Uint32Array(1_000_000)
+const overflow = new Map()
+let samples = 0
+// Per second of the run: [samples, worst latency], to see when a tail happens.
+const seconds = []
+let runStart = 0
+const record = (ms) => {
+  samples++
+  if (runStart) {
+    const sec = Math.floor((performance.now() - runStart) / 1000)
+    const slot = seconds[sec] ?? (seconds[sec] = [0, 0])
+    slot[0]++
+    if (ms > slot[1]) slot[1] = ms
+  }
+  const b = Math.max(0, Math.round(ms * 100))
+  if (b < histogram.length) histogram[b]++
+  else overflow.set(Math.round(ms), (overflow.get(Math.round(ms)) ?? 0) + 1)
+}
+
+const now = () => performance.timeOrigin + performance.now()
+
+// Tokens are the only '[' in the text, and they reach a replica whole (one insert each), so in
+// an update's bytes they appear literally as ASCII: [id.seq.sentAt].
+const digits = (bytes, q) => {
+  let value = 0
+  const start = q
+  while (q < bytes.length && bytes[q] >= 48 && bytes[q] <= 57) value = value * 10 + bytes[q++] - 48
+  return [value, q, q > start]
+}
+const scanTokens = (bytes, at, self) => {
+  for (let p = bytes.indexOf(0x5b); p !== -1; p = bytes.indexOf(0x5b, p + 1)) {
+    const [id, q1, ok1] = digits(bytes, p + 1)
+    if (!ok1 || bytes[q1] !== 0x2e) continue
+    const [, q2, ok2] = digits(bytes, q1 + 1)
+    if (!ok2 || bytes[q2] !== 0x2e) continue
+    const [sentAt, q3, ok3] = digits(bytes, q2 + 1)
+    if (!ok3 || bytes[q3] !== 0x5d) continue
+    if (id !== self) record(at - sentAt / 100)
+  }
+}
+const clients = []
+let typing = false
+
+const connect = (room, doc) => new WebsocketProvider(cfg.url, room, doc, {
+  WebSocketPolyfill: CookieWebSocket, disableBc: true, maxBackoffTime: 500
+})
+
+let index = 0
 for (const room of cfg.docs) {
-  for (let i = 0; i < cfg.clientsPerDoc; i++) {
+  for (let i = 0; i < cfg.clientsPerDoc; i++, index++) {
+    if (index % workers !== worker) continue
+    const id = index
     const doc = new Y.Doc()
     const text = doc.getText('text')
-    const id = base + clients.length
-    const provider = new WebsocketProvider(cfg.url, room, doc, {
-      WebSocketPolyfill: CookieWebSocket, disableBc: true, maxBackoffTime: 500
+    const provider = connect(room, doc)
+    // Time tokens from the bytes of each applied remote update (Yjs hands them to 'update'
+    // listeners anyway: y-websocket listens too). A YTextEvent's delta would walk the whole
+    // text for every update: with 200 replicas of a growing text that alone saturated a core.
+    doc.on('update', (update, origin) => {
+      if (origin === provider) scanTokens(update, now(), id)
     })
-    text.observe((event) => {
-      if (event.transaction.local) return
-      const at = now()
-      for (const op of event.delta) {
-        if (typeof op.insert !== 'string') continue
-        for (const m of op.insert.matchAll(tokenRe)) {
-          if (Number(m[1]) !== id) latencies.push(at - Number(m[3]) / 100)
-        }
-      }
-    })
-    clients.push({ id, room, doc, text, provider, seq: 0, tokens: [] })
+    clients.push({ id, room, doc, text, provider, seq: 0, timer: null })
   }
 }
 
-const synced = (c) => new Promise((resolve) => {
-  if (c.provider.synced) resolve()
-  else c.provider.once('sync', () => resolve())
+const synced = (provider) => new Promise((resolve) => {
+  if (provider.synced) resolve()
+  else provider.once('sync', () => resolve())
 })
 const t0 = performance.now()
-await Promise.all(clients.map(synced))
-const connectMs = performance.now() - t0
+await Promise.all(clients.map((c) => synced(c.provider)))
+send({ phase: 'synced', connectMs: performance.now() - t0 })
+await receive() // go
 
+const typed = new Map(cfg.docs.map((room) => [room, 0]))
 const type = (c) => {
+  if (!typing) return
   for (let k = 1; k < cfg.burst; k++) c.text.insert(c.text.length, 'x')
-  const token = `[${c.id}.${c.seq++}.${Math.round(now() * 100)}]`
-  c.tokens.push(token)
-  c.text.insert(c.text.length, token)
+  c.text.insert(c.text.length, `[${c.id}.${c.seq++}.${Math.round(now() * 100)}]`)
+  typed.set(c.room, typed.get(c.room) + 1)
 }
-const timers = clients.map((c) => {
+const loopDelay = monitorEventLoopDelay({ resolution: 10 })
+loopDelay.enable()
+const cpu0 = process.cpuUsage()
+const wall0 = performance.now()
+runStart = wall0
+typing = true
+for (const c of clients) {
   // Spread the clients over the interval so bursts do not all land on the same tick.
-  const start = Math.random() * cfg.intervalMs
-  return setTimeout(() => { type(c); c.timer = setInterval(() => type(c), cfg.intervalMs) }, start)
-})
+  c.timer = setTimeout(() => {
+    type(c)
+    c.timer = setInterval(() => type(c), cfg.intervalMs)
+  }, Math.random() * cfg.intervalMs)
+}
 await new Promise((resolve) => setTimeout(resolve, cfg.durationMs))
-timers.forEach(clearTimeout)
-clients.forEach((c) => clearInterval(c.timer))
+typing = false
+for (const c of clients) { clearTimeout(c.timer); clearInterval(c.timer) }
+const cpu = process.cpuUsage(cpu0)
+const wall = performance.now() - wall0
+loopDelay.disable()
+send({ phase: 'typed', typed: Object.fromEntries(typed) })
+const { totals } = await receive()
 
-// Quiescence: wait until every replica of a room holds every token typed into that room.
+// Quiescence, against the server's own text.
 const byRoom = new Map()
 for (const c of clients) {
   if (!byRoom.has(c.room)) byRoom.set(c.room, [])
   byRoom.get(c.room).push(c)
 }
-const missing = () => {
-  let lost = 0
-  for (const group of byRoom.values()) {
-    const all = group.flatMap((c) => c.tokens)
-    for (const c of group) {
-      const s = c.text.toString()
-      for (const tok of all) if (!s.includes(tok)) lost++
+const tokensIn = (s) => {
+  const seen = new Set()
+  let count = 0
+  for (let p = s.indexOf('['); p !== -1; p = s.indexOf('[', p + 1)) {
+    seen.add(s.slice(p, s.indexOf(']', p) + 1))
+    count++
+  }
+  return { distinct: seen.size, count }
+}
+const serverText = async (room) => {
+  const doc = new Y.Doc()
+  const provider = connect(room, doc)
+  await synced(provider)
+  const s = doc.getText('text').toString()
+  provider.destroy()
+  doc.destroy()
+  return s
+}
+const waitStart = performance.now()
+const deadline = waitStart + convergeMs
+const pending = new Set(byRoom.keys())
+const finalText = new Map()
+while (pending.size && performance.now() < deadline) {
+  for (const room of [...pending]) {
+    const s = await serverText(room)
+    const { distinct, count } = tokensIn(s)
+    finalText.set(room, s)
+    if (distinct === totals[room] && count === distinct && byRoom.get(room).every((c) => c.text.toString() === s)) {
+      pending.delete(room)
     }
   }
-  return lost
+  if (pending.size) await new Promise((resolve) => setTimeout(resolve, 100))
 }
-const deadline = performance.now() + 60000
-let lost = missing()
-while (lost > 0 && performance.now() < deadline) {
-  await new Promise((resolve) => setTimeout(resolve, 250))
-  lost = missing()
+const waitMs = performance.now() - waitStart
+
+// Per room: how many replicas, and how many distinct tokens they hold in all (lost = the rest).
+const rooms = {}
+let duplicated = 0
+for (const [room, group] of byRoom) {
+  let seen = 0
+  let converged = 0
+  for (const c of group) {
+    const s = c.text.toString()
+    if (s === finalText.get(room)) converged++
+    const { distinct, count } = tokensIn(s)
+    seen += distinct
+    duplicated += count - distinct
+  }
+  rooms[room] = { replicas: group.length, seen, converged }
 }
-let converged = true
-for (const group of byRoom.values()) {
-  const first = group[0].text.toString()
-  if (!group.every((c) => c.text.toString() === first)) converged = false
-}
-latencies.sort((a, b) => a - b)
-const pct = (p) => latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(p / 100 * latencies.length))] : null
-console.log(JSON.stringify({
+const values = []
+for (let b = 0; b < histogram.length; b++) if (histogram[b]) values.push([b, histogram[b]])
+await send({
+  phase: 'done',
   clients: clients.length,
-  docs: cfg.docs.length,
-  tokens: clients.reduce((n, c) => n + c.tokens.length, 0),
-  samples: latencies.length,
-  p50: pct(50), p95: pct(95), p99: pct(99), max: latencies.at(-1) ?? null,
-  lost, converged, connectMs
-}))
-clients.forEach((c) => c.provider.destroy())
+  samples,
+  histogram: values, // [bucket of 0.01 ms, count]
+  overflow: [...overflow], // [ms, count]
+  rooms,
+  duplicated,
+  seconds: Array.from(seconds, (slot) => slot ?? [0, 0]),
+  waitMs,
+  cpuMs: (cpu.user + cpu.system) / 1000,
+  wallMs: wall,
+  loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+  loopDelayMaxMs: loopDelay.max / 1e6
+})
+for (const c of clients) c.provider.destroy()
 process.exit(0)

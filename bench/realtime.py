@@ -43,7 +43,15 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         "durationMs": 30_000,
         "burst": 3,
     },
-    "crowd": {"docs": 1, "clientsPerDoc": 200, "intervalMs": 400, "durationMs": 30_000, "burst": 3},
+    # 200 replicas need more than one Node process can apply in time: two share the load.
+    "crowd": {
+        "docs": 1,
+        "clientsPerDoc": 200,
+        "intervalMs": 400,
+        "durationMs": 30_000,
+        "burst": 3,
+        "workers": 2,
+    },
 }
 
 
@@ -130,7 +138,10 @@ class Server:
             ],
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            # KRING_BENCH_SERVER_LOG=path keeps the server's log (errors during a run).
+            stderr=open(log, "ab")  # noqa: SIM115 - the server process holds it
+            if (log := os.environ.get("KRING_BENCH_SERVER_LOG"))
+            else subprocess.DEVNULL,
         )
         for _ in range(400):
             try:
@@ -180,36 +191,142 @@ def _node(script: str, config: dict[str, Any]) -> dict[str, Any]:
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-def _workers(config: dict[str, Any], workers: int) -> dict[str, Any]:
-    """Run the load in ``workers`` Node processes (rooms split between them, all replicas of a
-    room in one process) and combine their figures."""
-    docs = config["docs"]
-    if workers <= 1 or len(docs) < workers:
-        return _node("load.mjs", config)
-    share = [docs[i::workers] for i in range(workers)]
-    configs = [{**config, "docs": d, "clientBase": i * 1_000_000} for i, d in enumerate(share)]
-    results: list[dict[str, Any]] = [{}] * workers
-    threads = [
-        threading.Thread(target=lambda i=i: results.__setitem__(i, _node("load.mjs", configs[i])))
-        for i in range(workers)
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    total = sum(r["samples"] for r in results)
-    combined = {
-        k: sum(r[k] for r in results) for k in ("clients", "docs", "tokens", "samples", "lost")
+#: A generator holding 100 replicas allocates fast; V8's default young generation (16 MB)
+#: made it collect so often that its p95 went from ~52 to ~80 ms in the crowd (A/B, 3 runs
+#: each, quiet machine). A bigger one changes nothing about the clients, only their heap.
+NODE_FLAGS = ["--max-semi-space-size=64"]
+
+
+class Worker:
+    """One ``load.mjs`` (or ``observe.mjs``) process, spoken to in JSON lines (see its head)."""
+
+    def __init__(self, config: dict[str, Any], script: str = "load.mjs") -> None:
+        # e.g. KRING_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the load.
+        extra = os.environ.get("KRING_BENCH_NODE_ARGS", "").split()
+        self.proc = subprocess.Popen(
+            ["node", *NODE_FLAGS, *extra, str(HERE / script), json.dumps(config)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def read(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"load.mjs ended early (exit {self.proc.wait()})")
+        return dict(json.loads(line))
+
+    def write(self, message: dict[str, Any]) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(message) + "\n")
+        self.proc.stdin.flush()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
+def _percentiles(results: list[dict[str, Any]]) -> dict[str, float | None]:
+    """p50/p95/p99/max of the union of the workers' latency histograms."""
+    counts: dict[float, int] = {}
+    for r in results:
+        for bucket, n in r["histogram"]:
+            counts[bucket / 100] = counts.get(bucket / 100, 0) + n
+        for ms, n in r["overflow"]:
+            counts[float(ms)] = counts.get(float(ms), 0) + n
+    total = sum(counts.values())
+    out: dict[str, float | None] = {"p50": None, "p95": None, "p99": None, "max": None}
+    if not total:
+        return out
+    ordered = sorted(counts.items())
+    for name, p in (("p50", 50), ("p95", 95), ("p99", 99)):
+        rank, seen = p / 100 * total, 0
+        for value, n in ordered:
+            seen += n
+            if seen >= rank:
+                out[name] = value
+                break
+    out["max"] = ordered[-1][0]
+    return out
+
+
+def run_load(
+    config: dict[str, Any], workers: int, server: Server, observe: bool = False
+) -> dict[str, Any]:
+    """Run the load in ``workers`` Node processes (clients dealt round-robin, so even one
+    room is spread over them); server CPU is measured over the typing phase only.
+
+    With ``observe``, one more process holds a plain websocket per room (a passive extra
+    connection) and times delivery as the server achieves it (observe.mjs)."""
+    observer = None
+    if observe:
+        observer = Worker(
+            {k: config[k] for k in ("url", "cookie", "origin", "docs")}, "observe.mjs"
+        )
+        observer.read()
+    procs = [Worker({**config, "worker": i, "workers": workers}) for i in range(workers)]
+    try:
+        connect_ms = max(w.read()["connectMs"] for w in procs)
+        cpu0, t0 = server.cpu_seconds(), time.monotonic()
+        for w in procs:
+            w.write({"go": True})
+        typed = [w.read()["typed"] for w in procs]
+        cpu = (server.cpu_seconds() - cpu0) / (time.monotonic() - t0)
+        totals: dict[str, int] = {}
+        for t in typed:
+            for room, n in t.items():
+                totals[room] = totals.get(room, 0) + n
+        for w in procs:
+            w.write({"totals": totals})
+        results = [w.read() for w in procs]
+        delivered = None
+        if observer is not None:
+            observer.write({"stop": True})
+            delivered = _percentiles([observer.read()])
+    finally:
+        for w in [*procs, *([observer] if observer else [])]:
+            w.stop()
+    replicas: dict[str, int] = {}
+    seen: dict[str, int] = {}
+    converged = 0
+    for r in results:
+        for room, figures in r["rooms"].items():
+            replicas[room] = replicas.get(room, 0) + figures["replicas"]
+            seen[room] = seen.get(room, 0) + figures["seen"]
+            converged += figures["converged"]
+    return {
+        "clients": sum(r["clients"] for r in results),
+        "docs": len(totals),
+        "tokens": sum(totals.values()),
+        "samples": sum(r["samples"] for r in results),
+        **_percentiles(results),
+        # Token-replica pairs never seen: every replica of a room should hold every token.
+        "lost": sum(replicas[room] * totals[room] - seen[room] for room in replicas),
+        "duplicated": sum(r["duplicated"] for r in results),
+        "converged": converged == sum(replicas.values()),
+        "converged_replicas": converged,
+        "wait_ms": max(r["waitMs"] for r in results),
+        "connect_ms": connect_ms,
+        "cpu": cpu,
+        # The generator's own load: if it is saturated, it measures itself, not the server.
+        "generator_cpu": sum(r["cpuMs"] for r in results) / max(r["wallMs"] for r in results),
+        "loop_delay_p99_ms": max(r["loopDelayP99Ms"] for r in results),
+        "delivered": delivered,
+        "seconds": [
+            [
+                sum(r["seconds"][i][0] for r in results if i < len(r["seconds"])),
+                max(r["seconds"][i][1] for r in results if i < len(r["seconds"])),
+            ]
+            for i in range(max(len(r["seconds"]) for r in results))
+        ],
     }
-    combined["converged"] = all(r["converged"] for r in results)
-    # Percentiles of the union are not exact from per-worker percentiles; weight by samples.
-    for k in ("p50", "p95", "p99"):
-        combined[k] = sum(r[k] * r["samples"] for r in results) / max(total, 1)
-    combined["max"] = max(r["max"] for r in results)
-    return combined
 
 
-def load_scenario(name: str) -> dict[str, Any]:
+def load_scenario(
+    name: str, workers: int | None = None, duration_ms: int | None = None, observe: bool = False
+) -> dict[str, Any]:
     spec = SCENARIOS[name]
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
@@ -223,9 +340,9 @@ def load_scenario(name: str) -> dict[str, Any]:
                 "cookie": server.cookie(),
                 "origin": server.base,
             }
-            cpu0, t0 = server.cpu_seconds(), time.monotonic()
-            result = _workers(config, spec.get("workers", 1))
-            result["cpu"] = (server.cpu_seconds() - cpu0) / (time.monotonic() - t0)
+            if duration_ms is not None:
+                config["durationMs"] = duration_ms
+            result = run_load(config, workers or spec.get("workers", 1), server, observe)
             result["peak_rss_mb"] = server.peak_rss_kb / 1024
             return result
         finally:
@@ -293,11 +410,16 @@ def idle_scenario(rooms: int = 300) -> dict[str, Any]:
                 "origin": server.base,
                 "url": f"ws://127.0.0.1:{server.port}/realtime",
             }
-            holder = threading.Thread(target=_node, args=("load.mjs", config))
-            holder.start()
-            time.sleep(2.5)
-            loaded = server.rss_kb()
-            holder.join()
+            holder = Worker(config)
+            try:
+                holder.read()  # every room is loaded, each with one synced client
+                holder.write({"go": True})
+                time.sleep(1.0)
+                loaded = server.rss_kb()
+                holder.write({"totals": holder.read()["typed"]})
+                holder.read()
+            finally:
+                holder.stop()
             return {"rooms": rooms, "kb_per_room": (loaded - baseline) / rooms}
         finally:
             server.stop()
@@ -306,6 +428,15 @@ def idle_scenario(rooms: int = 300) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scenario", default="all", choices=[*SCENARIOS, "open", "idle", "all"])
+    parser.add_argument("--workers", type=int, help="Node processes for the load (default 1)")
+    parser.add_argument(
+        "--duration", type=int, help="typing time in ms (for quick runs; published: default)"
+    )
+    parser.add_argument(
+        "--observe",
+        action="store_true",
+        help="also time delivery from a passive extra connection per room (observe.mjs)",
+    )
     args = parser.parse_args()
     if not (HERE / "node_modules" / "y-websocket").exists():
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--prefix", str(HERE)], check=True)
@@ -313,14 +444,24 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores, {sys.platform}; load generator on the same machine")
     for name in names:
         if name in SCENARIOS:
-            r = load_scenario(name)
+            r = load_scenario(name, args.workers, args.duration, args.observe)
             print(
                 f"| {name} | {r['clients']} clients / {r['docs']} docs | p50 {r['p50']:.1f} ms | "
                 f"p95 {r['p95']:.1f} ms | p99 {r['p99']:.1f} ms | max {r['max']:.0f} ms | "
                 f"lost {r['lost']} | converged {r['converged']} | server CPU {r['cpu']:.0%} "
-                f"of a core | peak RSS {r['peak_rss_mb']:.0f} MB | {r['samples']} samples |",
+                f"of a core | generator CPU {r['generator_cpu']:.0%} of a core (loop delay p99 "
+                f"{r['loop_delay_p99_ms']:.0f} ms) | peak RSS {r['peak_rss_mb']:.0f} MB | "
+                f"{r['samples']} samples, {r['tokens']} tokens, {r['duplicated']} duplicated, "
+                f"converged after {r['wait_ms'] / 1000:.1f} s |",
                 flush=True,
             )
+            if r["delivered"]:
+                d = r["delivered"]
+                print(
+                    f"|   delivered (passive observer) | p50 {d['p50']:.1f} ms | "
+                    f"p95 {d['p95']:.1f} ms | p99 {d['p99']:.1f} ms | max {d['max']:.0f} ms |",
+                    flush=True,
+                )
         elif name == "open":
             r = open_scenario()
             print(

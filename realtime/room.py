@@ -21,10 +21,16 @@ log = logging.getLogger("kring.realtime")
 
 EMPTY_UPDATE = b"\x00\x00"
 
-#: From this many clients on, a room gathers updates a little before storing and broadcasting.
+#: From this many clients on, a room broadcasts at most once a tick: every broadcast costs
+#: one send per client here and one applied message per client there, so a crowd gets fewer,
+#: fuller broadcasts. The tick grows with the room (0.1 ms per client: 200 clients -> 20 ms).
 BUSY_ROOM = 32
-LINGER_PER_CLIENT = 0.0001  # seconds: 200 clients -> 20 ms
-MAX_LINGER = 0.02
+TICK_PER_CLIENT = 0.0001
+MAX_TICK = 0.02
+#: How long a presence renewal (same state, newer clock) may wait to be sent. y-protocols
+#: renews every 15 s and drops a remote state after 30 s without one, so this must stay well
+#: under 15 s; a second merges a crowd's renewals into one message a second.
+PRESENCE_RENEWAL_DELAY = 1.0
 
 
 class TokenBucket:
@@ -160,8 +166,14 @@ class Room:
     on_stored: OnStored | None = None
     unload_task: asyncio.Task[None] | None = None
     _flusher: asyncio.Task[None] | None = None
+    #: When the last group was taken (the event loop's clock), for the tick of a busy room.
+    _last_flush: float = float("-inf")
     _states: dict[int, AwarenessEntry] = field(default_factory=dict)
     _owners: dict[int, Connection] = field(default_factory=dict)
+    #: Presence changes not sent yet (the newest entry per client id), and when they go.
+    _presence: dict[int, AwarenessEntry] = field(default_factory=dict)
+    _presence_timer: asyncio.Handle | None = None
+    _presence_due: float = 0.0
     _compacting: asyncio.Task[None] | None = None
 
     # -- incoming -------------------------------------------------------------------------
@@ -218,13 +230,14 @@ class Room:
         """Store everything pending in one transaction, then apply and broadcast it.
 
         Updates that arrive while a commit is in flight form the next group."""
+        loop = asyncio.get_running_loop()
         while self.pending:
             # One turn of the event loop first: updates that arrived in the same network read
             # (a burst of keystrokes, many clients at once) join this group and this broadcast.
-            # A busy room waits a little longer (up to 20 ms at 200 clients): every broadcast
-            # costs one send per client, so fewer, fuller broadcasts keep a crowd from falling
-            # behind, while a meeting-sized room pays nothing.
-            await asyncio.sleep(self._linger())
+            # A busy room also keeps its broadcasts a tick apart: an update that finds the room
+            # quiet goes at once, one that arrives just after a broadcast waits for the next.
+            await asyncio.sleep(max(0.0, self._last_flush + self._tick() - loop.time()))
+            self._last_flush = loop.time()
             batch, self.pending = self.pending, []
             # A sender whose earlier group failed was closed: its later updates depend on the
             # lost ones, and its client sends them all again when it reconnects.
@@ -264,11 +277,12 @@ class Room:
                 self.tail = 0
                 self._compacting = asyncio.create_task(self._compact())
 
-    def _linger(self) -> float:
+    def _tick(self) -> float:
+        """The least time between two broadcasts of this room (0: no limit)."""
         clients = len(self.connections)
         if clients < BUSY_ROOM:
             return 0.0
-        return min(MAX_LINGER, clients * LINGER_PER_CLIENT)
+        return min(MAX_TICK, clients * TICK_PER_CLIENT)
 
     async def _compact(self, loaded: Loaded | None = None) -> None:
         try:
@@ -302,7 +316,6 @@ class Room:
     # -- presence -------------------------------------------------------------------------
 
     def _receive_awareness(self, conn: Connection, payload: bytes) -> None:
-        out: list[AwarenessEntry] = []
         for entry in protocol.decode_awareness(payload):
             owner = self._owners.get(entry.client_id)
             if owner is None:
@@ -326,13 +339,40 @@ class Room:
                 conn.client_ids.discard(entry.client_id)
             else:
                 self._states[entry.client_id] = entry
-            out.append(entry)
-        if out:
-            message = protocol.awareness_message(protocol.encode_awareness(out))
-            # The sender gets its own state back too: harmless, and it keeps a lone client's
-            # 30-second liveness check fed.
-            for other in list(self.connections):
-                other.send(message)
+            # A renewal (the same state, a newer clock: y-protocols sends one every 15 s so
+            # that others do not time the state out after 30 s) may wait a while; a change
+            # goes out with the next tick.
+            renewal = known is not None and known.state == entry.state
+            self._queue_presence([entry], PRESENCE_RENEWAL_DELAY if renewal else self._tick())
+
+    def _queue_presence(self, entries: list[AwarenessEntry], delay: float) -> None:
+        """Send ``entries`` to every connection within ``delay`` seconds, merged with whatever
+        else is queued: one awareness message per room per send, the same bytes for all.
+
+        Every message a y-websocket client applies, it sends back (its echo), so merging
+        presence matters twice: a crowd of 200 whose renewals went out one by one received
+        40,000 messages and sent 40,000 echoes within the 3 s in which they fell due."""
+        for entry in entries:
+            self._presence[entry.client_id] = entry
+        loop = asyncio.get_running_loop()
+        due = loop.time() + delay
+        if self._presence_timer is not None:
+            if self._presence_due <= due:
+                return
+            self._presence_timer.cancel()
+        self._presence_due = due
+        self._presence_timer = loop.call_at(due, self._send_presence)
+
+    def _send_presence(self) -> None:
+        self._presence_timer = None
+        entries, self._presence = list(self._presence.values()), {}
+        if not entries:
+            return
+        message = protocol.awareness_message(protocol.encode_awareness(entries))
+        # The sender gets its own state back too: harmless, and it keeps a lone client's
+        # 30-second liveness check fed.
+        for conn in list(self.connections):
+            conn.send(message)
 
     def awareness_snapshot(self) -> bytes:
         return protocol.awareness_message(protocol.encode_awareness(list(self._states.values())))
@@ -347,6 +387,4 @@ class Room:
                 del self._owners[client_id]
                 gone.append(AwarenessEntry(client_id, (known.clock if known else 0) + 1, "null"))
         if gone:
-            message = protocol.awareness_message(protocol.encode_awareness(gone))
-            for other in list(self.connections):
-                other.send(message)
+            self._queue_presence(gone, self._tick())

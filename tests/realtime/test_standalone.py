@@ -82,6 +82,38 @@ async def test_presence_of_a_reader_is_relayed_with_the_servers_identity_and_ech
     )
 
 
+async def test_presence_renewals_wait_and_go_out_merged_with_the_next_change(
+    standalone, monkeypatch
+):
+    # Every awareness message a y-websocket client applies, it sends back: renewals (the same
+    # state, a newer clock) are held back and merged, so a crowd's renewals are not
+    # multiplied by the crowd twice over. Held "forever" here: only a change sends them.
+    monkeypatch.setattr("realtime.room.PRESENCE_RENEWAL_DELAY", 3600.0)
+    served = await standalone()
+    a, b = await served.connect(), await served.connect()
+    watcher = await served.connect(who="reader")
+    await a.send(_awareness(1001, 1, '{"cursor":1}'))
+    await b.send(_awareness(2002, 1, '{"cursor":2}'))
+    await watcher.wait_for(lambda: {1001, 2002} <= {e.client_id for e in _entries(watcher)})
+    before = len(watcher.awareness)
+    await a.send(_awareness(1001, 2, '{"cursor":1}'))
+    await b.send(_awareness(2002, 2, '{"cursor":2}'))
+    # Each connection is read in order: once their typing arrives, the renewals were handled.
+    await a.type("a")
+    await b.type("b")
+    await watcher.wait_for(lambda: len(str(watcher.text)) == 2)
+    assert len(watcher.awareness) == before
+    # A change goes out with the next tick and takes the waiting renewal along: one message.
+    await a.send(_awareness(1001, 3, '{"cursor":5}'))
+    await watcher.wait_for(lambda: len(watcher.awareness) > before)
+    (message,) = watcher.awareness[before:]
+    clocks = {e.client_id: e.clock for e in protocol.decode_awareness(message)}
+    assert clocks == {1001: 3, 2002: 2}
+    assert '"cursor":5' in next(
+        e.state for e in protocol.decode_awareness(message) if e.client_id == 1001
+    )
+
+
 async def test_updates_arriving_together_are_committed_together(standalone):
     served = await standalone()
     store = served.server.store
@@ -113,6 +145,32 @@ async def test_updates_arriving_together_are_committed_together(standalone):
     assert groups == [1, 24]
     assert received_before > 0
     assert len(await store.history("case/1/notes")) == 25
+
+
+async def test_a_busy_room_broadcasts_at_most_once_a_tick(standalone, monkeypatch):
+    # Made "busy" from 2 clients, with a tick long enough that three keystrokes typed right
+    # after a broadcast certainly fall into the same next one.
+    monkeypatch.setattr("realtime.room.BUSY_ROOM", 2)
+    monkeypatch.setattr("realtime.room.TICK_PER_CLIENT", 1.0)
+    monkeypatch.setattr("realtime.room.MAX_TICK", 2.0)
+    served = await standalone()
+    store = served.server.store
+    original = store.append
+    groups: list[int] = []
+
+    async def counted(document, batch):
+        groups.append(len(batch))
+        return await original(document, batch)
+
+    store.append = counted
+    writer, watcher = await served.connect(), await served.connect()
+    await writer.type("a")  # the room was quiet: stored and sent at once
+    await watcher.wait_for(lambda: str(watcher.text) == "a")
+    for key in "bcd":
+        await writer.type(key)
+    await watcher.wait_for(lambda: str(watcher.text) == "abcd")
+    # (The writer's sync step 2 may carry "a" once more, in either group.)
+    assert len(groups) == 2 and groups[-1] >= 3
 
 
 async def test_compaction_with_pruning_keeps_the_document_exactly(database_url):

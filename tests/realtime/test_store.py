@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
 from pycrdt import Doc, Text
 
 from realtime.store import Pending, UpdateStore
@@ -61,3 +64,72 @@ async def test_load_after_compaction_includes_later_updates(db):
 async def test_an_unknown_document_loads_empty_without_error(db):
     loaded = await UpdateStore(db.engine).load("case/none/notes")
     assert loaded.state is None and loaded.last_id == 0
+
+
+def _typed(word: str) -> bytes:
+    doc = Doc()
+    doc.get("text", type=Text).insert(0, word)
+    return doc.get_update()
+
+
+async def _until_waiting(store: UpdateStore, count: int) -> None:
+    """Until ``count`` appends wait for the next commit (the store offers no event for it)."""
+    async with asyncio.timeout(10):
+        while len(store._waiting) < count:  # noqa: ASYNC110
+            await asyncio.sleep(0)
+
+
+def _hold_first_commit(store: UpdateStore, monkeypatch):
+    """Record the documents of every transaction; keep the first open until released."""
+    original = store._write
+    groups: list[list[str]] = []
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def held(group):
+        groups.append([document for document, _, _ in group])
+        if len(groups) == 1:
+            entered.set()
+            await release.wait()
+        return await original(group)
+
+    monkeypatch.setattr(store, "_write", held)
+    return groups, entered, release
+
+
+async def test_appends_for_several_documents_arriving_together_share_one_commit(db, monkeypatch):
+    store = UpdateStore(db.engine)
+    groups, entered, release = _hold_first_commit(store, monkeypatch)
+    first = asyncio.create_task(store.append("a", [Pending(_typed("een"), "p:1")]))
+    await entered.wait()
+    rest = [
+        asyncio.create_task(
+            store.append(doc, [Pending(_typed("twee"), "p:2"), Pending(_typed("drie"), "p:3")])
+        )
+        for doc in ("b", "c")
+    ]
+    await _until_waiting(store, 2)
+    release.set()
+    lasts = await asyncio.gather(first, *rest)
+    assert groups == [["a"], ["b", "c"]]
+    # Each append is told the last id of its own rows.
+    for doc, last in zip("abc", lasts, strict=True):
+        assert max(i for i, _, _ in await store.history(doc)) == last
+    assert [len(await store.history(doc)) for doc in "abc"] == [1, 2, 2]
+
+
+async def test_a_failing_append_fails_only_itself_when_it_shared_a_commit(db, monkeypatch):
+    store = UpdateStore(db.engine)
+    groups, entered, release = _hold_first_commit(store, monkeypatch)
+    first = asyncio.create_task(store.append("a", [Pending(_typed("een"), "p:1")]))
+    await entered.wait()
+    good = asyncio.create_task(store.append("b", [Pending(_typed("twee"), "p:2")]))
+    # NOT NULL violated: the database refuses this batch.
+    bad = asyncio.create_task(store.append("c", [Pending(None, "p:3")]))  # type: ignore[arg-type]
+    await _until_waiting(store, 2)
+    release.set()
+    await asyncio.gather(first, good)
+    with pytest.raises(Exception, match=r"(?i)null"):
+        await bad
+    assert groups[1] == ["b", "c"]  # tried together, then each on its own
+    assert len(await store.history("b")) == 1
+    assert await store.history("c") == []
