@@ -305,6 +305,8 @@ def run_load(
         # Token-replica pairs never seen: every replica of a room should hold every token.
         "lost": sum(replicas[room] * totals[room] - seen[room] for room in replicas),
         "duplicated": sum(r["duplicated"] for r in results),
+        # Yjs items in one replica's text: what each insert and each remote update walks.
+        "items": max(r["items"] for r in results),
         "converged": converged == sum(replicas.values()),
         "converged_replicas": converged,
         "wait_ms": max(r["waitMs"] for r in results),
