@@ -402,3 +402,21 @@ async def test_the_chair_can_show_any_part_of_the_plan(browser, world, db):
     data["version"] = soup(await chair.get(url)).select_one("form[action$='/focus'] input[name=version]")["value"]
     data["target"] = f"section:{world.case.id}"
     assert (await chair.post(form["action"], data)).status_code == 404
+
+
+async def test_meeting_fragments_are_blocks_with_the_meetings_context(browser, world):
+    chair = browser()
+    await chair.login(world.coordinator.email)
+    url = await plan_meeting(chair, world)
+    await _open(chair, url)
+    htmx = {"HX-Request": "true"}
+    people = await chair.get(url + "?fragment=meeting-presence", headers=htmx)
+    assert people.status_code == 200 and people.text.lstrip().startswith('<section id="people"')
+    agreements = soup(await chair.get(url + "?fragment=agreements-1", headers=htmx))
+    # A plan block fetched for the meeting page keeps linking what it records to the meeting.
+    assert agreements.select_one("#agreements-1") is not None
+    assert (await chair.get(url + "?fragment=meeting-presence")).status_code == 404
+    assert (await chair.get(url + "?fragment=nope", headers=htmx)).status_code == 404
+    page = soup(await chair.get(url))
+    form = page.select_one("#phase-1 form[action$='/plan/agreements']")
+    assert form.select_one("input[name=meeting_id]")["value"] == url.rsplit("/", 1)[1]

@@ -160,8 +160,10 @@ async def _listen(response: httpx.Response, out: asyncio.Queue[str]) -> None:
 
 
 async def _next(queue: asyncio.Queue[str], what: str) -> None:
-    while (await asyncio.wait_for(queue.get(), 5)) != what:
-        pass
+    """Wait for the event ``what``; others that come first are skipped."""
+    heard = ""
+    while heard != what:
+        heard = await asyncio.wait_for(queue.get(), 5)
 
 
 async def test_an_open_meeting_screen_counts_as_present(world, db, browser, live):

@@ -5,6 +5,7 @@ audited, without naming the case (a group member's trail never points back to it
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from typing import TYPE_CHECKING, Any
 
@@ -35,13 +36,12 @@ async def authorize(websocket: WebSocket, document: str) -> Grant | None:
     async with app.state.db.begin() as db:
         copy_id = section_id = None
         if actor is not None and parsed is not None:
-            try:
+            # Not a member (or no such copy): refused below, like any other stranger.
+            with contextlib.suppress(NotFound):
                 copy = await member_copy(db, actor, parsed[0])
                 section = await db.get(CopySection, parsed[1])
                 if section is not None and section.copy_id == copy.id:
                     copy_id, section_id = copy.id, section.id
-            except NotFound:
-                pass
         if actor is None or copy_id is None or section_id is None:
             # Names no copy: a refusal must not confirm that one exists.
             audit.record(

@@ -47,6 +47,7 @@ from workspace.web import (
     client_source,
     cookie_header,
     form_data,
+    is_htmx,
     live_events,
     parse_uuid,
     redirect,
@@ -229,14 +230,22 @@ async def meeting_response(
     sent from here that came back with an error or a conflict."""
     actor = actor_of(request)
     case_id = parse_uuid(request.path_params["case_id"])
+    if not is_htmx(request):
+        block = None  # a block is only ever a fragment for htmx; otherwise the whole page
+    meeting_block = block is not None and block not in PLAN_BLOCKS
     async with request.app.state.db.begin() as db:
         who = await case_access(db, actor, case_id)
         meeting = await actions.get_meeting(db, who, meeting_id)
-        context = await plan_views.plan_context(request, db, who, **extra)
+        if meeting_block:
+            # The meeting's own blocks (who is here, the lobby...) need none of the plan.
+            context: dict[str, Any] = {"who": who, "case": who.case, "can": _can(who), **extra}
+        else:
+            context = await plan_views.plan_context(request, db, who, **extra)
         context.update(await _meeting_context(request, db, who, meeting))
         context["open_meeting"] = None
         audit.record(db, who, "meeting.view", object_type="meeting", object_id=meeting.id)
-    context = await plan_views.finish_context(request, who, context)
+    if not meeting_block:
+        context = await plan_views.finish_context(request, who, context, block)
     # The plan's own blocks live in plan/show.html (a child template's blocks don't include
     # its parent's): rendered with this meeting's context, their forms link to the meeting.
     name = "plan/show.html" if block in PLAN_BLOCKS else "meetings/show.html"

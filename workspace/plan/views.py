@@ -28,7 +28,15 @@ from workspace.plan import actions, catalogue
 from workspace.plan.actions import AudienceInput, Plan, PlanChanged
 from workspace.plan.chart import Series, score_chart
 from workspace.plan.models import Decision, EntryKind, Section
-from workspace.web import actor_of, form_data, live_events, parse_uuid, redirect, render
+from workspace.web import (
+    actor_of,
+    form_data,
+    is_htmx,
+    live_events,
+    parse_uuid,
+    redirect,
+    render,
+)
 
 #: Fragments a screen may ask for (block names of plan/show.html), by live event name.
 PLAN_FRAGMENTS = {
@@ -148,12 +156,21 @@ async def plan_context(request: Request, db: Any, who: CaseAccess, **extra: Any)
 
 
 async def finish_context(
-    request: Request, who: CaseAccess, context: dict[str, Any]
+    request: Request, who: CaseAccess, context: dict[str, Any], block: str | None = None
 ) -> dict[str, Any]:
-    """The parts read outside the transaction: section texts come from the realtime store."""
+    """The parts read outside the transaction: section texts come from the realtime store.
+
+    A fragment gets only what its block shows: every open screen fetches the changed block on
+    each event, and reading some thirty texts for an agreement's status would be waste."""
     plan: Plan = context["plan"]
-    context["sections"] = await _sections_context(request, who, plan.sections)
-    context["charts"] = chart(plan) if who.can(Action.VIEW_PLAN) else []
+    context["sections"] = (
+        await _sections_context(request, who, plan.sections)
+        if block is None or block.startswith("sections_")
+        else []
+    )
+    context["charts"] = (
+        chart(plan) if who.can(Action.VIEW_PLAN) and block in (None, "scores") else []
+    )
     return context
 
 
@@ -179,7 +196,7 @@ async def _plan_response(
         who = await case_access(db, actor, case_id)
         context = await plan_context(request, db, who, **extra)
         audit.record(db, who, "plan.view", object_type="case", object_id=case_id)
-    context = await finish_context(request, who, context)
+    context = await finish_context(request, who, context, block if is_htmx(request) else None)
     return render(request, "plan/show.html", context, status_code=status_code, block=block)
 
 
