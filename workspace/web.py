@@ -163,6 +163,11 @@ def form_values(form: FormData, *names: str) -> dict[str, str]:
     return {name: str(form.get(name) or "") for name in names}
 
 
+def uuid_param(name: str) -> str:
+    """A route path parameter that only matches a UUID: ``f"/cases/{uuid_param('case_id')}"``."""
+    return "{" + name + ":uuid}"
+
+
 def parse_uuid(value: object) -> uuid.UUID:
     from workspace.errors import NotFound
 

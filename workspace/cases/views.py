@@ -16,7 +16,7 @@ from workspace.auth import actions as auth_actions
 from workspace.cases import actions
 from workspace.errors import ValidationError
 from workspace.models import CaseRole, Participant, PersonKind
-from workspace.web import actor_of, form_data, form_values, parse_uuid, redirect, render
+from workspace.web import actor_of, form_data, form_values, parse_uuid, redirect, render, uuid_param
 
 
 def qr_svg(url: str) -> str:
@@ -271,40 +271,38 @@ async def audit_page(request: Request) -> Response:
     )
 
 
-def _id(name: str) -> str:
-    return "{" + name + ":uuid}"
-
-
 routes = [
     Route("/cases", case_list, methods=["GET"], name="cases"),
     Route("/cases", create_case, methods=["POST"]),
-    Route(f"/cases/{_id('case_id')}", case_page, methods=["GET"], name="case"),
-    Route(f"/cases/{_id('case_id')}/persons", add_person, methods=["POST"], name="add_person"),
+    Route(f"/cases/{uuid_param('case_id')}", case_page, methods=["GET"], name="case"),
     Route(
-        f"/cases/{_id('case_id')}/participants",
+        f"/cases/{uuid_param('case_id')}/persons", add_person, methods=["POST"], name="add_person"
+    ),
+    Route(
+        f"/cases/{uuid_param('case_id')}/participants",
         add_professional,
         methods=["POST"],
         name="add_professional",
     ),
     Route(
-        f"/cases/{_id('case_id')}/participants/{_id('participant_id')}/revoke",
+        f"/cases/{uuid_param('case_id')}/participants/{uuid_param('participant_id')}/revoke",
         revoke_participant,
         methods=["POST"],
         name="revoke_participant",
     ),
     Route(
-        f"/cases/{_id('case_id')}/participants/{_id('participant_id')}/invitations",
+        f"/cases/{uuid_param('case_id')}/participants/{uuid_param('participant_id')}/invitations",
         invite,
         methods=["POST"],
         name="invite",
     ),
     Route(
-        f"/cases/{_id('case_id')}/invitations/{_id('invitation_id')}/revoke",
+        f"/cases/{uuid_param('case_id')}/invitations/{uuid_param('invitation_id')}/revoke",
         revoke_invitation,
         methods=["POST"],
         name="revoke_invitation",
     ),
-    Route(f"/cases/{_id('case_id')}/audit", audit_page, methods=["GET"], name="case_audit"),
+    Route(f"/cases/{uuid_param('case_id')}/audit", audit_page, methods=["GET"], name="case_audit"),
 ]
 
 __all__ = ["routes", "uuid"]

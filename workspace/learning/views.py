@@ -35,7 +35,16 @@ from workspace.models import UserRole
 from workspace.notes.views import render_markdown
 from workspace.pdf import markdown_pdf
 from workspace.plan.visibility import PROFESSIONAL_ROLES
-from workspace.web import actor_of, form_data, is_htmx, parse_uuid, redirect, render, templates
+from workspace.web import (
+    actor_of,
+    form_data,
+    is_htmx,
+    parse_uuid,
+    redirect,
+    render,
+    templates,
+    uuid_param,
+)
 
 KEEPALIVE_SECONDS = 15.0
 
@@ -922,14 +931,10 @@ async def session_pdf(request: Request) -> Response:
     )
 
 
-def _id(name: str) -> str:
-    return "{" + name + ":uuid}"
-
-
-_r = f"/leren/reflecties/{_id('reflection_id')}"
-_c = f"/intervisie/kopieen/{_id('copy_id')}"
-_s = f"/intervisie/sessies/{_id('session_id')}"
-_g = f"/intervisie/groepen/{_id('group_id')}"
+_r = f"/leren/reflecties/{uuid_param('reflection_id')}"
+_c = f"/intervisie/kopieen/{uuid_param('copy_id')}"
+_s = f"/intervisie/sessies/{uuid_param('session_id')}"
+_g = f"/intervisie/groepen/{uuid_param('group_id')}"
 
 routes = [
     Route("/leren", learning_home, methods=["GET"], name="learning"),

@@ -52,6 +52,7 @@ from workspace.web import (
     parse_uuid,
     redirect,
     render,
+    uuid_param,
 )
 
 log = logging.getLogger("kring.meetings")
@@ -207,9 +208,7 @@ async def _meeting_context(
         "present_count": sum(1 for p in people if p["here"] or p["was_here"]),
         "guests": guests,
         "persons": [p for p in persons if p.kind in (PersonKind.HOUSEHOLD, PersonKind.NETWORK)],
-        "chair_name": by_id[meeting.chair_id].display_name
-        if meeting.chair_id in by_id
-        else "",
+        "chair_name": by_id[meeting.chair_id].display_name if meeting.chair_id in by_id else "",
         "states": STATE_LABELS,
         "fragment_url": _path(request, "meeting", case_id=who.case.id, meeting_id=meeting.id)
         + "?fragment=",
@@ -266,9 +265,7 @@ async def meeting_page(request: Request) -> Response:
     return await meeting_response(request, meeting_id)
 
 
-async def _chair_step(
-    request: Request, step: str, *, anchor: str = ""
-) -> Response:
+async def _chair_step(request: Request, step: str, *, anchor: str = "") -> Response:
     """One of the chair's actions: open, focus, close, agenda, attendance, admit, refuse."""
     actor = actor_of(request)
     case_id = parse_uuid(request.path_params["case_id"])
@@ -501,9 +498,7 @@ async def screen_page(request: Request) -> Response:
             "documents": documents,
             "charts": plan_views.chart(plan) if shown.get("scores") else [],
             "qr": qr_svg(context["join_url"] + "#" + meeting.code) if meeting.code else "",
-            "screen_url": _path(
-                request, "meeting_screen", case_id=case_id, meeting_id=meeting.id
-            )
+            "screen_url": _path(request, "meeting_screen", case_id=case_id, meeting_id=meeting.id)
             + "?fragment=",
             "colour": colour_for(who.participant),
         }
@@ -717,9 +712,11 @@ async def versions_page(request: Request) -> Response:
             "comparison": comparison,
             "author_name": lambda key: _author(participants, key),
             "author_colour": lambda key: _author_colour(participants, key),
-            "author_class": lambda key: f"a-{PALETTE.index(_author_colour(participants, key))}"
-            if _author_colour(participants, key) in PALETTE
-            else "a-x",
+            "author_class": lambda key: (
+                f"a-{PALETTE.index(_author_colour(participants, key))}"
+                if _author_colour(participants, key) in PALETTE
+                else "a-x"
+            ),
             "meetings": meetings,
             "reasons": REASON_LABELS,
             "can": _can(who),
@@ -860,12 +857,8 @@ async def post_reaction_period(request: Request) -> Response:
     return redirect(_path(request, "minutes", case_id=case_id, meeting_id=meeting_id))
 
 
-def _id(name: str) -> str:
-    return "{" + name + ":uuid}"
-
-
-_case = f"/cases/{_id('case_id')}"
-_meeting = f"{_case}/meetings/{_id('meeting_id')}"
+_case = f"/cases/{uuid_param('case_id')}"
+_meeting = f"{_case}/meetings/{uuid_param('meeting_id')}"
 
 routes = [
     Route(f"{_case}/meetings", meetings_get, methods=["GET"], name="meetings"),
@@ -878,20 +871,20 @@ routes = [
     Route(f"{_meeting}/close", post_close, methods=["POST"], name="meeting_close"),
     Route(f"{_meeting}/agenda", post_agenda, methods=["POST"], name="meeting_agenda"),
     Route(
-        f"{_meeting}/agenda/{_id('item_id')}/remove",
+        f"{_meeting}/agenda/{uuid_param('item_id')}/remove",
         post_agenda_remove,
         methods=["POST"],
         name="meeting_agenda_remove",
     ),
     Route(f"{_meeting}/attendance", post_attendance, methods=["POST"], name="meeting_attendance"),
     Route(
-        f"{_meeting}/guests/{_id('guest_id')}/admit",
+        f"{_meeting}/guests/{uuid_param('guest_id')}/admit",
         post_admit,
         methods=["POST"],
         name="meeting_admit",
     ),
     Route(
-        f"{_meeting}/guests/{_id('guest_id')}/refuse",
+        f"{_meeting}/guests/{uuid_param('guest_id')}/refuse",
         post_refuse,
         methods=["POST"],
         name="meeting_refuse",
@@ -907,7 +900,7 @@ routes = [
         name="minutes_period",
     ),
     Route(
-        f"{_case}/plan/sections/{_id('section_id')}/versies",
+        f"{_case}/plan/sections/{uuid_param('section_id')}/versies",
         versions_page,
         methods=["GET"],
         name="section_versions",
@@ -917,4 +910,3 @@ routes = [
     Route("/meedoen/wacht", lobby_page, methods=["GET"], name="lobby"),
     Route("/meedoen/verder", post_lobby_continue, methods=["POST"], name="lobby_continue"),
 ]
-

@@ -36,6 +36,7 @@ from workspace.web import (
     parse_uuid,
     redirect,
     render,
+    uuid_param,
 )
 
 #: Fragments a screen may ask for (block names of plan/show.html), by live event name.
@@ -460,7 +461,11 @@ async def decision_page(request: Request, *, status_code: int = 200, **extra: An
         decision = await actions.get_decision(db, who, decision_id)
         meeting = await _meeting_in_context(request, db, who)
         context = await _decision_context(
-            db, who, decision, meeting=meeting, meeting_qs=_meeting_qs(request) if meeting else "",
+            db,
+            who,
+            decision,
+            meeting=meeting,
+            meeting_qs=_meeting_qs(request) if meeting else "",
             **extra,
         )
         audit.record(db, who, "decision.view", object_type="decision", object_id=decision_id)
@@ -691,11 +696,7 @@ async def live(request: Request) -> Response:
     return live_events(request, case_id)
 
 
-def _id(name: str) -> str:
-    return "{" + name + ":uuid}"
-
-
-_case = f"/cases/{_id('case_id')}"
+_case = f"/cases/{uuid_param('case_id')}"
 
 routes = [
     Route(f"{_case}/plan", plan_page, methods=["GET"], name="plan"),
@@ -704,7 +705,7 @@ routes = [
     Route(f"{_case}/timeline", timeline_page, methods=["GET"], name="timeline"),
     Route(f"{_case}/plan/agreements", post_agreement, methods=["POST"], name="add_agreement"),
     Route(
-        f"{_case}/plan/agreements/{_id('agreement_id')}/status",
+        f"{_case}/plan/agreements/{uuid_param('agreement_id')}/status",
         post_agreement_status,
         methods=["POST"],
         name="agreement_status",
@@ -715,13 +716,13 @@ routes = [
     Route(f"{_case}/plan/evaluations", post_evaluation, methods=["POST"], name="add_evaluation"),
     Route(f"{_case}/plan/sections", post_section, methods=["POST"], name="add_section"),
     Route(
-        f"{_case}/plan/sections/{_id('section_id')}/audience",
+        f"{_case}/plan/sections/{uuid_param('section_id')}/audience",
         post_section_audience,
         methods=["POST"],
         name="section_audience",
     ),
     Route(
-        f"{_case}/plan/sections/{_id('section_id')}/text",
+        f"{_case}/plan/sections/{uuid_param('section_id')}/text",
         post_section_text,
         methods=["POST"],
         name="section_text",
@@ -729,16 +730,19 @@ routes = [
     Route(f"{_case}/decisions/new", new_decision, methods=["GET"], name="new_decision"),
     Route(f"{_case}/decisions", post_decision, methods=["POST"], name="add_decision"),
     Route(
-        f"{_case}/decisions/{_id('decision_id')}", decision_get, methods=["GET"], name="decision"
+        f"{_case}/decisions/{uuid_param('decision_id')}",
+        decision_get,
+        methods=["GET"],
+        name="decision",
     ),
     Route(
-        f"{_case}/decisions/{_id('decision_id')}/entries",
+        f"{_case}/decisions/{uuid_param('decision_id')}/entries",
         post_entry,
         methods=["POST"],
         name="decision_entry",
     ),
     Route(
-        f"{_case}/decisions/{_id('decision_id')}/step",
+        f"{_case}/decisions/{uuid_param('decision_id')}/step",
         post_decision_step,
         methods=["POST"],
         name="decision_step",
