@@ -21,12 +21,18 @@ log = logging.getLogger("kring.realtime")
 
 EMPTY_UPDATE = b"\x00\x00"
 
-#: From this many clients on, a room broadcasts at most once a tick: every broadcast costs
-#: one send per client here and one applied message per client there, so a crowd gets fewer,
-#: fuller broadcasts. The tick grows with the room (0.1 ms per client: 200 clients -> 20 ms).
+#: From this many clients on, a room sends each client at most one update message a tick:
+#: every message costs one send here and one applied Yjs transaction there, so a crowd gets
+#: fewer, fuller messages. The tick grows with the room (0.1 ms per client: 200 -> 20 ms).
 BUSY_ROOM = 32
 TICK_PER_CLIENT = 0.0001
 MAX_TICK = 0.02
+#: A busy room serves its clients in groups of about this many, in turns spread over the tick
+#: (200 clients: 4 groups, one every 5 ms), and commits at every turn. Each client still gets
+#: one message a tick, but the room's sends - and the work they cause wherever many clients
+#: share a machine - come in small waves instead of one burst; and an update waits for the
+#: next turn's commit, not for the whole tick's, before it is stored.
+GROUP_SIZE = 50
 #: How long a presence renewal (same state, newer clock) may wait to be sent. y-protocols
 #: renews every 15 s and drops a remote state after 30 s without one, so this must stay well
 #: under 15 s; a second merges a crowd's renewals into one message a second.
@@ -166,8 +172,19 @@ class Room:
     on_stored: OnStored | None = None
     unload_task: asyncio.Task[None] | None = None
     _flusher: asyncio.Task[None] | None = None
-    #: When the last group was taken (the event loop's clock), for the tick of a busy room.
-    _last_flush: float = float("-inf")
+    #: When the last turn began (the event loop's clock), for the tick of a busy room.
+    _last_turn: float = float("-inf")
+    _turns: int = 0
+    #: Committed updates (one merged update per commit) not yet sent to every connection:
+    #: ``_log[0]`` is commit number ``_log_start``; ``_commits`` counts all commits so far.
+    _log: list[bytes] = field(default_factory=list)
+    _log_start: int = 0
+    _commits: int = 0
+    #: Per connection: how many commits it has been sent (or had when it joined: its sync
+    #: step 2 comes from ``doc``, which holds them), and its place in the turns.
+    _sent: dict[Connection, int] = field(default_factory=dict)
+    _seat: dict[Connection, int] = field(default_factory=dict)
+    _seats: int = 0
     _states: dict[int, AwarenessEntry] = field(default_factory=dict)
     _owners: dict[int, Connection] = field(default_factory=dict)
     #: Presence changes not sent yet (the newest entry per client id), and when they go.
@@ -227,58 +244,100 @@ class Room:
     # -- group commit ---------------------------------------------------------------------
 
     async def _flush(self) -> None:
-        """Store everything pending in one transaction, then apply and broadcast it.
+        """Store what is pending, apply it, and send each connection what it has not had yet.
 
-        Updates that arrive while a commit is in flight form the next group."""
+        A quiet room does all three at once. A busy one works in turns (see ``GROUP_SIZE``):
+        each turn commits whatever arrived since the last, and serves one group of
+        connections everything committed since that group's previous turn."""
         loop = asyncio.get_running_loop()
-        while self.pending:
+        while self.pending or self._log:
+            groups = self._groups()
             # One turn of the event loop first: updates that arrived in the same network read
-            # (a burst of keystrokes, many clients at once) join this group and this broadcast.
-            # A busy room also keeps its broadcasts a tick apart: an update that finds the room
-            # quiet goes at once, one that arrives just after a broadcast waits for the next.
-            await asyncio.sleep(max(0.0, self._last_flush + self._tick() - loop.time()))
-            self._last_flush = loop.time()
-            batch, self.pending = self.pending, []
-            # A sender whose earlier group failed was closed: its later updates depend on the
-            # lost ones, and its client sends them all again when it reconnects.
-            batch = [item for item in batch if item[0] is None or item[0].close_code != 1011]
-            if not batch:
-                continue
-            senders = {c for c, _, _, _ in batch if c is not None}
-            try:
-                await self.store.append(self.name, [Pending(u, a) for _, u, a, _ in batch])
-            except Exception as exc:
-                log.exception("storing %d update(s) failed; closing their senders", len(batch))
-                for _, _, _, done in batch:
-                    if done is not None and not done.done():
-                        done.set_exception(exc)
-                # 1011 (not 44xx): the client reconnects, resyncs and keeps its edits.
-                await asyncio.gather(*(sender.close(1011) for sender in senders))
-                continue
-            updates = [u for _, u, _, _ in batch]
-            merged = merge_all(updates)
-            self.doc.apply_update(merged)
-            self.tail += len(updates)
-            message = protocol.sync_update(merged)
-            for conn in list(self.connections):
-                conn.send(message)
-            stored = protocol.kring_stored(self.doc.get_state())
-            for sender in senders:
-                if sender.hello:
-                    sender.send(stored)
+            # (a burst of keystrokes, many clients at once) join this commit. A busy room keeps
+            # its turns tick / groups apart: an update that finds the room quiet is stored at
+            # once, one that arrives just after a turn waits for the next.
+            await asyncio.sleep(max(0.0, self._last_turn + self._tick() / groups - loop.time()))
+            self._last_turn = loop.time()
+            if self.pending:
+                await self._commit()
+            self._serve(self._turns % groups, groups)
+            self._turns += 1
+
+    async def _commit(self) -> None:
+        """Store the pending updates in one transaction; only then apply them and log them
+        for sending. If storing fails, nothing is applied or sent and the senders are closed."""
+        batch, self.pending = self.pending, []
+        # A sender whose earlier group failed was closed: its later updates depend on the
+        # lost ones, and its client sends them all again when it reconnects.
+        batch = [item for item in batch if item[0] is None or item[0].close_code != 1011]
+        if not batch:
+            return
+        senders = {c for c, _, _, _ in batch if c is not None}
+        try:
+            await self.store.append(self.name, [Pending(u, a) for _, u, a, _ in batch])
+        except Exception as exc:
+            log.exception("storing %d update(s) failed; closing their senders", len(batch))
             for _, _, _, done in batch:
                 if done is not None and not done.done():
-                    done.set_result(None)
-            if self.on_stored is not None:
-                await self.on_stored(self.name, merged)
-            if self.tail >= self.compact_after and (
-                self._compacting is None or self._compacting.done()
-            ):
-                self.tail = 0
-                self._compacting = asyncio.create_task(self._compact())
+                    done.set_exception(exc)
+            # 1011 (not 44xx): the client reconnects, resyncs and keeps its edits.
+            await asyncio.gather(*(sender.close(1011) for sender in senders))
+            return
+        updates = [u for _, u, _, _ in batch]
+        merged = merge_all(updates)
+        self.doc.apply_update(merged)
+        self.tail += len(updates)
+        self._log.append(merged)
+        self._commits += 1
+        stored = protocol.kring_stored(self.doc.get_state())
+        for sender in senders:
+            if sender.hello:
+                sender.send(stored)
+        for _, _, _, done in batch:
+            if done is not None and not done.done():
+                done.set_result(None)
+        if self.on_stored is not None:
+            await self.on_stored(self.name, merged)
+        if self.tail >= self.compact_after and (
+            self._compacting is None or self._compacting.done()
+        ):
+            self.tail = 0
+            self._compacting = asyncio.create_task(self._compact())
+
+    def _serve(self, group: int, groups: int) -> None:
+        """Send the connections of ``group`` (of ``groups``) every logged update they lack,
+        merged into one message; then drop from the log what every connection has had."""
+        waiting: dict[int, list[Connection]] = {}
+        for conn in self.connections:
+            sent = self._sent.get(conn, self._commits)
+            if sent < self._commits and self._seat.get(conn, 0) % groups == group:
+                waiting.setdefault(sent, []).append(conn)
+        for sent, conns in waiting.items():
+            message = protocol.sync_update(merge_all(self._log[sent - self._log_start :]))
+            for conn in conns:
+                conn.send(message)
+                self._sent[conn] = self._commits
+        oldest = min(
+            (self._sent.get(conn, self._commits) for conn in self.connections),
+            default=self._commits,
+        )
+        del self._log[: oldest - self._log_start]
+        self._log_start = oldest
+
+    def _groups(self) -> int:
+        """In how many turns a tick serves this room's connections."""
+        return max(1, -(-len(self.connections) // GROUP_SIZE)) if self._tick() else 1
+
+    def add(self, conn: Connection) -> None:
+        """A connection joins. Its sync step 2 will come from ``doc``, which already holds
+        every commit so far: it is sent only later ones."""
+        self.connections.add(conn)
+        self._sent[conn] = self._commits
+        self._seat[conn] = self._seats
+        self._seats += 1
 
     def _tick(self) -> float:
-        """The least time between two broadcasts of this room (0: no limit)."""
+        """The least time between two update messages to one client (0: no limit)."""
         clients = len(self.connections)
         if clients < BUSY_ROOM:
             return 0.0
@@ -380,6 +439,8 @@ class Room:
     def forget(self, conn: Connection) -> None:
         """A connection left: tell the others its cursors are gone."""
         self.connections.discard(conn)
+        self._sent.pop(conn, None)
+        self._seat.pop(conn, None)
         gone = []
         for client_id in conn.client_ids:
             if self._owners.get(client_id) is conn:

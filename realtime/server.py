@@ -86,7 +86,7 @@ class Rooms:
         if room.unload_task is not None:
             room.unload_task.cancel()
             room.unload_task = None
-        room.connections.add(conn)
+        room.add(conn)
         return room
 
     async def _load(self, name: str) -> Room:

@@ -173,6 +173,65 @@ async def test_a_busy_room_broadcasts_at_most_once_a_tick(standalone, monkeypatc
     assert len(groups) == 2 and groups[-1] >= 3
 
 
+async def test_a_busy_room_serves_its_clients_in_turns(standalone, monkeypatch):
+    # Three clients, each its own group: a tick of 1.5 s in three turns 0.5 s apart.
+    monkeypatch.setattr("realtime.room.BUSY_ROOM", 2)
+    monkeypatch.setattr("realtime.room.TICK_PER_CLIENT", 0.5)
+    monkeypatch.setattr("realtime.room.MAX_TICK", 1.5)
+    monkeypatch.setattr("realtime.room.GROUP_SIZE", 1)
+    served = await standalone()
+    writer = await served.connect()
+    watchers = [await served.connect(), await served.connect()]
+    loop = asyncio.get_running_loop()
+
+    async def seen(watcher) -> float:
+        await watcher.wait_for(lambda: str(watcher.text) == "a")
+        return loop.time()
+
+    waiting = [asyncio.create_task(seen(w)) for w in watchers]
+    await writer.type("a")
+    # The room was quiet: stored and acknowledged at once ...
+    await writer.wait_for(lambda: writer.stored is not None, timeout=0.4)
+    # ... and sent to one group a turn, so the watchers got it about 0.5 s apart.
+    first, second = sorted(await asyncio.gather(*waiting))
+    assert second - first >= 0.3
+    assert [str(w.text) for w in watchers] == ["a", "a"]
+
+
+async def test_turns_lose_nothing_while_clients_come_and_go(standalone, monkeypatch):
+    # Every client its own group, turns 20 ms apart: each connection is behind by a different
+    # number of commits at any moment, and joins and leaves change the number of groups.
+    monkeypatch.setattr("realtime.room.BUSY_ROOM", 2)
+    monkeypatch.setattr("realtime.room.TICK_PER_CLIENT", 0.02)
+    monkeypatch.setattr("realtime.room.MAX_TICK", 0.2)
+    monkeypatch.setattr("realtime.room.GROUP_SIZE", 1)
+    served = await standalone()
+    writers = [await served.connect() for _ in range(3)]
+    leaving = await served.connect()
+    words = []
+    for round_ in range(12):
+        for i, writer in enumerate(writers):
+            word = f"<{i}.{round_}>"
+            words.append(word)
+            await writer.type(word)
+        if round_ == 4:
+            await leaving.close()
+        if round_ == 6:
+            writers.append(await served.connect())
+        await asyncio.sleep(0.01)
+    everyone = [*writers]
+    text = lambda c: str(c.text)  # noqa: E731
+    for client in everyone:
+        await client.wait_for(lambda c=client: all(w in text(c) for w in words))
+    # Converged, each word exactly once (a late joiner's sync step 2 and its turns overlap
+    # harmlessly: Yjs applies an update once).
+    assert len({text(c) for c in everyone}) == 1
+    assert all(text(everyone[0]).count(w) == 1 for w in words)
+    room = served.server.rooms.rooms["case/1/notes"]
+    await room.drain()
+    assert room._log == []  # everything sent to everyone is forgotten
+
+
 async def test_compaction_with_pruning_keeps_the_document_exactly(database_url):
     from workspace.db import Database
 
