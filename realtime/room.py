@@ -37,6 +37,14 @@ GROUP_SIZE = 50
 #: renews every 15 s and drops a remote state after 30 s without one, so this must stay well
 #: under 15 s; a second merges a crowd's renewals into one message a second.
 PRESENCE_RENEWAL_DELAY = 1.0
+#: A busy room sends renewals alone (nothing changed) to its clients in slices over this long.
+#: Every client answers an awareness message with an echo of all of it, and a crowd that
+#: joined together renews together: 200 echoes of 200 states each arrived within a few ms,
+#: and applying and echoing them stalled every client at once (the crowd's worst second;
+#: spread over 0.5 s it still was). A client renews 15-18 s after its last renewal and others
+#: drop its state after 30 s: held up to 1 s and spread over 4 s, it still arrives by 23 s.
+PRESENCE_SPREAD = 4.0
+PRESENCE_SLICES = 20
 
 
 class TokenBucket:
@@ -191,6 +199,8 @@ class Room:
     _presence: dict[int, AwarenessEntry] = field(default_factory=dict)
     _presence_timer: asyncio.Handle | None = None
     _presence_due: float = 0.0
+    #: Whether anything queued is a change (not only renewals): then it goes to all at once.
+    _presence_changed: bool = False
     _compacting: asyncio.Task[None] | None = None
 
     # -- incoming -------------------------------------------------------------------------
@@ -401,10 +411,14 @@ class Room:
             # A renewal (the same state, a newer clock: y-protocols sends one every 15 s so
             # that others do not time the state out after 30 s) may wait a while; a change
             # goes out with the next tick.
-            renewal = known is not None and known.state == entry.state
-            self._queue_presence([entry], PRESENCE_RENEWAL_DELAY if renewal else self._tick())
+            if known is not None and known.state == entry.state:
+                self._queue_presence([entry], PRESENCE_RENEWAL_DELAY, renewal=True)
+            else:
+                self._queue_presence([entry], self._tick())
 
-    def _queue_presence(self, entries: list[AwarenessEntry], delay: float) -> None:
+    def _queue_presence(
+        self, entries: list[AwarenessEntry], delay: float, *, renewal: bool = False
+    ) -> None:
         """Send ``entries`` to every connection within ``delay`` seconds, merged with whatever
         else is queued: one awareness message per room per send, the same bytes for all.
 
@@ -413,6 +427,7 @@ class Room:
         40,000 messages and sent 40,000 echoes within the 3 s in which they fell due."""
         for entry in entries:
             self._presence[entry.client_id] = entry
+        self._presence_changed |= not renewal
         loop = asyncio.get_running_loop()
         due = loop.time() + delay
         if self._presence_timer is not None:
@@ -425,12 +440,29 @@ class Room:
     def _send_presence(self) -> None:
         self._presence_timer = None
         entries, self._presence = list(self._presence.values()), {}
+        changed, self._presence_changed = self._presence_changed, False
         if not entries:
             return
         message = protocol.awareness_message(protocol.encode_awareness(entries))
         # The sender gets its own state back too: harmless, and it keeps a lone client's
         # 30-second liveness check fed.
-        for conn in list(self.connections):
+        connections = list(self.connections)
+        if changed or not self._tick():
+            self._send_to(connections, message)
+            return
+        # Renewals only, in a busy room: they may take a while (a state lasts 30 s without
+        # one), so a slice of the clients gets them at a time. Out of order is harmless: a
+        # client keeps the state with the highest clock.
+        slices = min(PRESENCE_SLICES, len(connections))
+        loop = asyncio.get_running_loop()
+        for i in range(slices):
+            loop.call_later(
+                i * PRESENCE_SPREAD / slices, self._send_to, connections[i::slices], message
+            )
+
+    @staticmethod
+    def _send_to(connections: list[Connection], message: bytes) -> None:
+        for conn in connections:
             conn.send(message)
 
     def awareness_snapshot(self) -> bytes:

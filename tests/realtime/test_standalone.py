@@ -114,6 +114,35 @@ async def test_presence_renewals_wait_and_go_out_merged_with_the_next_change(
     )
 
 
+async def test_a_busy_room_spreads_renewals_over_its_clients(standalone, monkeypatch):
+    # A crowd renews together, and every client echoes what it applies: a busy room sends
+    # renewals to a slice of its clients at a time. Changes still go to all at once.
+    monkeypatch.setattr("realtime.room.BUSY_ROOM", 2)
+    monkeypatch.setattr("realtime.room.PRESENCE_RENEWAL_DELAY", 0.05)
+    monkeypatch.setattr("realtime.room.PRESENCE_SPREAD", 0.6)
+    served = await standalone()
+    a = await served.connect()
+    watchers = [await served.connect(who="reader") for _ in range(3)]
+    loop = asyncio.get_running_loop()
+
+    async def seen(watcher, clock: int) -> float:
+        await watcher.wait_for(
+            lambda: any(e.client_id == 1001 and e.clock == clock for e in _entries(watcher))
+        )
+        return loop.time()
+
+    async def spread(clock: int, state: str) -> float:
+        waiting = [asyncio.create_task(seen(w, clock)) for w in watchers]
+        await a.send(_awareness(1001, clock, state))
+        times = await asyncio.gather(*waiting)
+        return max(times) - min(times)
+
+    assert await spread(1, '{"cursor":1}') < 0.1  # a new state: everyone at once
+    # A renewal (same state, newer clock): four connections, four slices 0.15 s apart.
+    assert await spread(2, '{"cursor":1}') >= 0.25
+    assert await spread(3, '{"cursor":2}') < 0.1  # a change again: everyone at once
+
+
 async def test_updates_arriving_together_are_committed_together(standalone):
     served = await standalone()
     store = served.server.store
