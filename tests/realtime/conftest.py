@@ -78,6 +78,12 @@ class Client:
     async def send(self, data: bytes) -> None:
         await self.ws.send(data)
 
+    def all_stored(self) -> bool:
+        """Whether the server said it stored everything this client typed. (Not just "said
+        stored": the server also sends its state in answer to the first sync step.)"""
+        own = _clock(self.doc.get_state(), self.doc.client_id)
+        return self.stored is not None and _clock(self.stored, self.doc.client_id) >= own
+
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:  # noqa: ASYNC109
         async def wait() -> None:
             async with self._changed:
@@ -95,6 +101,18 @@ class Client:
         await self.ws.close()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(self._reader, 5)
+
+
+def _clock(state_vector: bytes, client_id: int) -> int:
+    """``client_id``'s clock in an encoded state vector (0 if absent)."""
+    if not state_vector:
+        return 0
+    decoder = Decoder(state_vector)
+    for _ in range(decoder.read_var_uint()):
+        cid, clock = decoder.read_var_uint(), decoder.read_var_uint()
+        if cid == client_id:
+            return int(clock)
+    return 0
 
 
 @pytest.fixture

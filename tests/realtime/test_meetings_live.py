@@ -61,7 +61,7 @@ async def test_minutes_and_versions_say_who_wrote_what(world, db, connect, brows
     document = section_document(world.case.id, section.id)
     fatima = await connect("coordinator", world, document)
     await fatima.type("Er was ruzie.")
-    await fatima.wait_for(lambda: fatima.stored is not None)
+    await fatima.wait_for(fatima.all_stored)
     chair = browser()
     await chair.login(world.coordinator.email)
     url = await _planned_and_open(chair, world)

@@ -48,7 +48,7 @@ async def test_narrowing_the_audience_closes_and_then_refuses_the_excluded(
     document = section_document(world.case.id, section.id)
     linda = await connect("household", world, document)
     await linda.type("Telefoon oma Ria: 06-12345678")
-    await linda.wait_for(lambda: linda.stored is not None)
+    await linda.wait_for(linda.all_stored)
     async with db.begin() as session:
         person = (await session.get(type(world.household), world.household.id)).person_id
     b = browser()
