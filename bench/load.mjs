@@ -27,6 +27,7 @@ import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { createInterface } from 'node:readline'
+import { forEachToken, Histogram } from './tokens.mjs'
 
 const cfg = JSON.parse(process.argv[2])
 process.setMaxListeners(0) // y-websocket adds an exit listener per provider
@@ -44,47 +45,24 @@ const send = (obj) => new Promise((resolve) => process.stdout.write(JSON.stringi
 const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]()
 const receive = async () => JSON.parse((await lines.next()).value)
 
-// Latency histogram in 0.01 ms buckets up to 10 s, whole milliseconds beyond: exact enough,
-// cheap to record, and workers' histograms add up to the histogram of the union.
-const histogram = new Uint32Array(1_000_000)
-const overflow = new Map()
-let samples = 0
+const latencies = new Histogram()
 // Per second of the run: [samples, worst latency], to see when a tail happens.
 const seconds = []
 let runStart = 0
 const record = (ms) => {
-  samples++
   if (runStart) {
     const sec = Math.floor((performance.now() - runStart) / 1000)
     const slot = seconds[sec] ?? (seconds[sec] = [0, 0])
     slot[0]++
     if (ms > slot[1]) slot[1] = ms
   }
-  const b = Math.max(0, Math.round(ms * 100))
-  if (b < histogram.length) histogram[b]++
-  else overflow.set(Math.round(ms), (overflow.get(Math.round(ms)) ?? 0) + 1)
+  latencies.add(ms)
 }
 
 const now = () => performance.timeOrigin + performance.now()
 
-// Tokens are the only '[' in the text, and they reach a replica whole (one insert each), so in
-// an update's bytes they appear literally as ASCII: [id.seq.sentAt].
-const digits = (bytes, q) => {
-  let value = 0
-  const start = q
-  while (q < bytes.length && bytes[q] >= 48 && bytes[q] <= 57) value = value * 10 + bytes[q++] - 48
-  return [value, q, q > start]
-}
 const scanTokens = (bytes, at, self) => {
-  for (let p = bytes.indexOf(0x5b); p !== -1; p = bytes.indexOf(0x5b, p + 1)) {
-    const [id, q1, ok1] = digits(bytes, p + 1)
-    if (!ok1 || bytes[q1] !== 0x2e) continue
-    const [, q2, ok2] = digits(bytes, q1 + 1)
-    if (!ok2 || bytes[q2] !== 0x2e) continue
-    const [sentAt, q3, ok3] = digits(bytes, q2 + 1)
-    if (!ok3 || bytes[q3] !== 0x5d) continue
-    if (id !== self) record(at - sentAt / 100)
-  }
+  forEachToken(bytes, (id, sentAt) => { if (id !== self) record(at - sentAt / 100) })
 }
 // Warm this process's JIT on private documents first (1.5 s; no server involved, nothing
 // measured). Cold, the crowd's first second of typing had a third of its samples over 40 ms
@@ -240,14 +218,10 @@ for (const [room, group] of byRoom) {
 // How many Yjs items the text is made of in one replica (merged runs of one client's typing).
 let items = 0
 for (let n = clients[0]?.text._start; n; n = n.right) items++
-const values = []
-for (let b = 0; b < histogram.length; b++) if (histogram[b]) values.push([b, histogram[b]])
 await send({
   phase: 'done',
   clients: clients.length,
-  samples,
-  histogram: values, // [bucket of 0.01 ms, count]
-  overflow: [...overflow], // [ms, count]
+  ...latencies.report(),
   rooms,
   duplicated,
   items,
