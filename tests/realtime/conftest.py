@@ -81,8 +81,8 @@ class Client:
     def all_stored(self) -> bool:
         """Whether the server said it stored everything this client typed. (Not just "said
         stored": the server also sends its state in answer to the first sync step.)"""
-        own = _clock(self.doc.get_state(), self.doc.client_id)
-        return self.stored is not None and _clock(self.stored, self.doc.client_id) >= own
+        own = clock_in(self.doc.get_state(), self.doc.client_id)
+        return self.stored is not None and clock_in(self.stored, self.doc.client_id) >= own
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:  # noqa: ASYNC109
         async def wait() -> None:
@@ -103,7 +103,7 @@ class Client:
             await asyncio.wait_for(self._reader, 5)
 
 
-def _clock(state_vector: bytes, client_id: int) -> int:
+def clock_in(state_vector: bytes | None, client_id: int) -> int:
     """``client_id``'s clock in an encoded state vector (0 if absent)."""
     if not state_vector:
         return 0

@@ -202,12 +202,17 @@ async def test_a_busy_room_broadcasts_at_most_once_a_tick(standalone, monkeypatc
     assert len(groups) == 2 and groups[-1] >= 3
 
 
+def _every_client_its_own_group(monkeypatch, tick_per_client: float, max_tick: float) -> None:
+    """A room is busy from 2 clients on, and each client is a group of its own."""
+    monkeypatch.setattr("realtime.room.BUSY_ROOM", 2)
+    monkeypatch.setattr("realtime.room.TICK_PER_CLIENT", tick_per_client)
+    monkeypatch.setattr("realtime.room.MAX_TICK", max_tick)
+    monkeypatch.setattr("realtime.room.GROUP_SIZE", 1)
+
+
 async def test_a_busy_room_serves_its_clients_in_turns(standalone, monkeypatch):
     # Three clients, each its own group: a tick of 1.5 s in three turns 0.5 s apart.
-    monkeypatch.setattr("realtime.room.BUSY_ROOM", 2)
-    monkeypatch.setattr("realtime.room.TICK_PER_CLIENT", 0.5)
-    monkeypatch.setattr("realtime.room.MAX_TICK", 1.5)
-    monkeypatch.setattr("realtime.room.GROUP_SIZE", 1)
+    _every_client_its_own_group(monkeypatch, 0.5, 1.5)
     served = await standalone()
     writer = await served.connect()
     watchers = [await served.connect(), await served.connect()]
@@ -220,7 +225,7 @@ async def test_a_busy_room_serves_its_clients_in_turns(standalone, monkeypatch):
     waiting = [asyncio.create_task(seen(w)) for w in watchers]
     await writer.type("a")
     # The room was quiet: stored and acknowledged at once ...
-    await writer.wait_for(lambda: writer.stored is not None, timeout=0.4)
+    await writer.wait_for(writer.all_stored, timeout=0.4)
     # ... and sent to one group a turn, so the watchers got it about 0.5 s apart.
     first, second = sorted(await asyncio.gather(*waiting))
     assert second - first >= 0.3
@@ -230,10 +235,7 @@ async def test_a_busy_room_serves_its_clients_in_turns(standalone, monkeypatch):
 async def test_turns_lose_nothing_while_clients_come_and_go(standalone, monkeypatch):
     # Every client its own group, turns 20 ms apart: each connection is behind by a different
     # number of commits at any moment, and joins and leaves change the number of groups.
-    monkeypatch.setattr("realtime.room.BUSY_ROOM", 2)
-    monkeypatch.setattr("realtime.room.TICK_PER_CLIENT", 0.02)
-    monkeypatch.setattr("realtime.room.MAX_TICK", 0.2)
-    monkeypatch.setattr("realtime.room.GROUP_SIZE", 1)
+    _every_client_its_own_group(monkeypatch, 0.02, 0.2)
     served = await standalone()
     writers = [await served.connect() for _ in range(3)]
     leaving = await served.connect()

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from realtime import protocol
 from realtime.tables import updates
+from tests.realtime.conftest import clock_in
 from workspace.models import AuditEvent
 from workspace.notes import document_name
 
@@ -24,31 +25,6 @@ async def _rows(db, document: str) -> list:
                 .order_by(updates.c.id)
             )
         ).all()
-
-
-def _own_clock(client) -> int:
-    from pycrdt import Decoder
-
-    state = client.doc.get_state()
-    decoder = Decoder(state)
-    for _ in range(decoder.read_var_uint()):
-        cid, clock = decoder.read_var_uint(), decoder.read_var_uint()
-        if cid == client.doc.client_id:
-            return clock
-    return 0
-
-
-def _clock_in(state_vector: bytes | None, client_id: int) -> int:
-    from pycrdt import Decoder
-
-    if not state_vector:
-        return 0
-    decoder = Decoder(state_vector)
-    for _ in range(decoder.read_var_uint()):
-        cid, clock = decoder.read_var_uint(), decoder.read_var_uint()
-        if cid == client_id:
-            return clock
-    return 0
 
 
 async def test_two_participants_converge_and_updates_are_logged_with_author(connect, world, db):
@@ -95,7 +71,7 @@ async def test_an_update_is_committed_before_anyone_receives_it(connect, world, 
 async def test_saved_is_confirmed_only_after_storage(connect, world):
     a = await connect("coordinator", world)
     await a.type("Opgeslagen?")
-    await a.wait_for(lambda: _clock_in(a.stored, a.doc.client_id) >= _own_clock(a))
+    await a.wait_for(a.all_stored)
 
 
 async def test_read_only_participant_receives_but_cannot_write(connect, world, db, app):
@@ -231,7 +207,7 @@ async def test_failed_load_refuses_instead_of_serving_an_empty_document(connect,
     server = app.state.realtime
     a = await connect("coordinator", world)
     await a.type("echte inhoud")
-    await a.wait_for(lambda: a.stored is not None and _clock_in(a.stored, a.doc.client_id) > 0)
+    await a.wait_for(lambda: a.stored is not None and clock_in(a.stored, a.doc.client_id) > 0)
     await a.close()
     room = server.rooms.rooms[document_name(world.case.id)]
     await room.drain()
@@ -266,7 +242,7 @@ async def test_an_idle_room_unloads_and_reloads_from_the_store(connect, world, a
     name = document_name(world.case.id)
     a = await connect("coordinator", world)
     await a.type("na het sluiten")
-    await a.wait_for(lambda: a.stored is not None and _clock_in(a.stored, a.doc.client_id) > 0)
+    await a.wait_for(lambda: a.stored is not None and clock_in(a.stored, a.doc.client_id) > 0)
     await a.close()
     room = server.rooms.rooms[name]
     await asyncio.wait_for(room.unload_task, 5)
@@ -331,12 +307,12 @@ async def test_updates_only_reach_their_own_document(connect, world, db, app):
     a = await connect("coordinator", world)
     elsewhere = await connect("coordinator", world, document_name(second.id))
     await a.type("alleen hier")
-    await a.wait_for(lambda: _clock_in(a.stored, a.doc.client_id) > 0)
+    await a.wait_for(lambda: clock_in(a.stored, a.doc.client_id) > 0)
     await elsewhere.type("?")
     await elsewhere.wait_for(
         lambda: (
             elsewhere.stored is not None
-            and _clock_in(elsewhere.stored, elsewhere.doc.client_id) > 0
+            and clock_in(elsewhere.stored, elsewhere.doc.client_id) > 0
         )
     )
     assert str(elsewhere.text) == "?"
