@@ -13,6 +13,13 @@
 // so any replica in any worker can time edit-to-peer latency from the token alone, without
 // bookkeeping per token.
 //
+// With moveEveryMs (bench/realtime.py --cursors), clients also show their caret as our editor
+// does: a `user` field in their presence, and y-codemirror's `cursor` field (anchor and head as
+// Yjs relative positions) set whenever the caret moves to another place: at the first burst,
+// and before a burst with probability intervalMs / moveEveryMs (the caret moves elsewhere).
+// Typing on at the caret sends no presence: y-codemirror ties the cursor to the character
+// after the caret, which typing does not change, so it only sets the field when that differs.
+//
 // It talks to its parent in JSON lines (stdout -> parent, stdin <- parent):
 //   -> {phase: "synced", connectMs}            every client has synced
 //   <- {go: true}                              start typing (all workers at once)
@@ -34,6 +41,7 @@ process.setMaxListeners(0) // y-websocket adds an exit listener per provider
 const worker = cfg.worker ?? 0
 const workers = cfg.workers ?? 1
 const convergeMs = cfg.convergeMs ?? 60000
+const moveEveryMs = cfg.moveEveryMs ?? 0
 class CookieWebSocket extends WebSocket {
   constructor (url, protocols) {
     super(url, protocols, { headers: { Cookie: cfg.cookie, Origin: cfg.origin }, perMessageDeflate: false })
@@ -97,13 +105,20 @@ for (const room of cfg.docs) {
     const doc = new Y.Doc()
     const text = doc.getText('text')
     const provider = connect(room, doc)
+    if (moveEveryMs) {
+      // As static/src/editor.js does; the server replaces it with the participant's identity.
+      provider.awareness.setLocalStateField('user', { name: `client ${index}`, color: '#30bced', colorLight: '#30bced33' })
+    }
     // Time tokens from the bytes of each applied remote update (Yjs hands them to 'update'
     // listeners anyway: y-websocket listens too). A YTextEvent's delta would walk the whole
     // text for every update: with 200 replicas of a growing text that alone saturated a core.
     doc.on('update', (update, origin) => {
       if (origin === provider) scanTokens(update, now(), id)
     })
-    clients.push({ id, room, doc, text, provider, seq: 0, timer: null, cursor: null })
+    const client = { id, room, doc, text, provider, seq: 0, timer: null, cursor: null, presence: 0 }
+    // Presence messages this replica applied (each one y-websocket also echoes back, whole).
+    provider.awareness.on('update', (_, origin) => { if (typing && origin !== 'local') client.presence++ })
+    clients.push(client)
   }
 }
 
@@ -130,7 +145,13 @@ const type = (c) => {
   // The user's caret, kept as an editor keeps it (y-codemirror maps selections through Yjs
   // relative positions): a Yjs RelativePosition tied to the character typed last, so it stays
   // right after the user's own text whatever others insert elsewhere.
-  let at = c.cursor === null ? startAt(c.text) : Y.createAbsolutePositionFromRelativePosition(c.cursor, c.doc).index
+  const moves = c.cursor === null || (moveEveryMs && Math.random() < cfg.intervalMs / moveEveryMs)
+  let at = moves ? startAt(c.text) : Y.createAbsolutePositionFromRelativePosition(c.cursor, c.doc).index
+  if (moves && moveEveryMs) {
+    // What y-codemirror sets when the caret moves (an empty selection: anchor = head).
+    const caret = Y.createRelativePositionFromTypeIndex(c.text, at)
+    c.provider.awareness.setLocalStateField('cursor', { anchor: caret, head: caret })
+  }
   for (let k = 1; k < cfg.burst; k++) c.text.insert(at++, 'x')
   const token = `[${c.id}.${c.seq++}.${Math.round(now() * 100)}]`
   c.text.insert(at, token)
@@ -225,6 +246,7 @@ await send({
   rooms,
   duplicated,
   items,
+  presence: clients.reduce((sum, c) => sum + c.presence, 0),
   seconds: Array.from(seconds, (slot) => slot ?? [0, 0]),
   waitMs,
   cpuMs: (cpu.user + cpu.system) / 1000,

@@ -311,6 +311,10 @@ def run_load(
         "duplicated": sum(r["duplicated"] for r in results),
         # Yjs items in one replica's text: what each insert and each remote update walks.
         "items": max(r["items"] for r in results),
+        # Presence (awareness) messages a replica applied per second of typing, on average.
+        "presence_per_s": sum(r["presence"] for r in results)
+        / max(1, sum(r["clients"] for r in results))
+        / (config["durationMs"] / 1000),
         "converged": converged == sum(replicas.values()),
         "converged_replicas": converged,
         "wait_ms": max(r["waitMs"] for r in results),
@@ -331,7 +335,11 @@ def run_load(
 
 
 def load_scenario(
-    name: str, workers: int | None = None, duration_ms: int | None = None, observe: bool = False
+    name: str,
+    workers: int | None = None,
+    duration_ms: int | None = None,
+    observe: bool = False,
+    cursors_ms: int | None = None,
 ) -> dict[str, Any]:
     spec = SCENARIOS[name]
     with tempfile.TemporaryDirectory() as tmp:
@@ -348,6 +356,8 @@ def load_scenario(
             }
             if duration_ms is not None:
                 config["durationMs"] = duration_ms
+            if cursors_ms:
+                config["moveEveryMs"] = cursors_ms
             result = run_load(config, workers or spec.get("workers", 1), server, observe)
             result["peak_rss_mb"] = server.peak_rss_kb / 1024
             return result
@@ -443,6 +453,13 @@ def main() -> None:
         action="store_true",
         help="also time delivery from a passive extra connection per room (observe.mjs)",
     )
+    parser.add_argument(
+        "--cursors",
+        type=int,
+        metavar="MS",
+        help="clients also show their caret, as our editor does, and move it to another place"
+        " every MS ms on average (default: no presence beyond joining)",
+    )
     args = parser.parse_args()
     if not (HERE / "node_modules" / "y-websocket").exists():
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--prefix", str(HERE)], check=True)
@@ -450,7 +467,7 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores, {sys.platform}; load generator on the same machine")
     for name in names:
         if name in SCENARIOS:
-            r = load_scenario(name, args.workers, args.duration, args.observe)
+            r = load_scenario(name, args.workers, args.duration, args.observe, args.cursors)
             print(
                 f"| {name} | {r['clients']} clients / {r['docs']} docs | p50 {r['p50']:.1f} ms | "
                 f"p95 {r['p95']:.1f} ms | p99 {r['p99']:.1f} ms | max {r['max']:.0f} ms | "
@@ -458,7 +475,8 @@ def main() -> None:
                 f"of a core | generator CPU {r['generator_cpu']:.0%} of a core (loop delay p99 "
                 f"{r['loop_delay_p99_ms']:.0f} ms) | peak RSS {r['peak_rss_mb']:.0f} MB | "
                 f"{r['samples']} samples, {r['tokens']} tokens, {r['duplicated']} duplicated, "
-                f"converged after {r['wait_ms'] / 1000:.1f} s |",
+                f"converged after {r['wait_ms'] / 1000:.1f} s | presence "
+                f"{r['presence_per_s']:.1f} messages per client per second |",
                 flush=True,
             )
             if r["delivered"]:
