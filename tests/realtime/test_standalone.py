@@ -143,6 +143,39 @@ async def test_a_busy_room_spreads_renewals_over_its_clients(standalone, monkeyp
     assert await spread(3, '{"cursor":2}') < 0.25  # a change again: everyone at once
 
 
+async def test_presence_changes_are_spaced_by_the_size_of_the_room(standalone, monkeypatch):
+    # Every presence message a stock client applies, it echoes back: a room sends changes no
+    # more often than once per PRESENCE_PER_CLIENT per client (here 3 clients: 0.6 s), and
+    # what changed meanwhile goes out merged, the newest state per client id.
+    monkeypatch.setattr("realtime.room.PRESENCE_PER_CLIENT", 0.2)
+    monkeypatch.setattr("realtime.room.MAX_PRESENCE_INTERVAL", 10.0)
+    served = await standalone()
+    a, b = await served.connect(), await served.connect()
+    watcher = await served.connect(who="reader")
+    loop = asyncio.get_running_loop()
+
+    def clocks(client_id: int) -> list[int]:
+        return [e.clock for e in _entries(watcher) if e.client_id == client_id]
+
+    sent = loop.time()
+    await a.send(_awareness(1001, 1, '{"cursor":1}'))
+    await watcher.wait_for(lambda: clocks(1001) == [1])
+    first = loop.time()
+    assert first - sent < 0.4  # the room was quiet: at once
+    before = len(watcher.awareness)
+    for clock in (2, 3, 4):
+        await a.send(_awareness(1001, clock, f'{{"cursor":{clock}}}'))
+    await b.send(_awareness(2002, 1, '{"cursor":9}'))
+    await watcher.wait_for(lambda: 4 in clocks(1001) and 1 in clocks(2002))
+    assert loop.time() - first >= 0.45
+    (message,) = watcher.awareness[before:]
+    assert {(e.client_id, e.clock) for e in protocol.decode_awareness(message)} == {
+        (1001, 4),
+        (2002, 1),
+    }
+    assert clocks(1001) == [1, 4]
+
+
 async def test_updates_arriving_together_are_committed_together(standalone):
     served = await standalone()
     store = served.server.store
