@@ -57,6 +57,27 @@ const access = (editable) => [
   editable ? [] : EditorView.contentAttributes.of({ tabindex: '0' })
 ]
 
+/**
+ * y-websocket sends every presence change its awareness applies, the other people's too: each
+ * cursor it receives goes straight back to the server (which drops it), so a room's presence
+ * traffic in grows with the square of its size. Send only changes to our own state: our caret,
+ * our renewals, our leaving.
+ * @param {WebsocketProvider} provider
+ * @param {Y.Doc} doc
+ */
+const sendOwnPresenceOnly = (provider, doc) => {
+  const send = provider._awarenessUpdateHandler
+  provider.awareness.off('update', send)
+  // Reassigned, not wrapped in a new listener only: provider.destroy() removes this one.
+  provider._awarenessUpdateHandler = ({ added, updated, removed }, origin) => {
+    const own = doc.clientID
+    if (added.includes(own) || updated.includes(own) || removed.includes(own)) {
+      send({ added: [], updated: [own], removed: [] }, origin)
+    }
+  }
+  provider.awareness.on('update', provider._awarenessUpdateHandler)
+}
+
 /** @param {HTMLElement} el a [data-document] element */
 const mount = (el) => {
   const room = el.dataset.document
@@ -77,6 +98,7 @@ const mount = (el) => {
   // disableBc: without it y-websocket also syncs tabs directly over BroadcastChannel, which
   // would show edits the server has not stored (and not permission-checked) yet.
   const provider = new WebsocketProvider(serverUrl(), room, doc, { disableBc: true })
+  sendOwnPresenceOnly(provider, doc)
   // Per-user undo: the sync plugin registers itself as the only tracked origin, so remote
   // edits are never undone by our Ctrl+Z.
   const undoManager = new Y.UndoManager(ytext)
