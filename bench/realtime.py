@@ -461,6 +461,8 @@ def main() -> None:
         " every MS ms on average (default: no presence beyond joining)",
     )
     args = parser.parse_args()
+    if args.cursors is not None and args.cursors <= 0:
+        parser.error("--cursors takes a positive number of milliseconds")
     if not (HERE / "node_modules" / "y-websocket").exists():
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--prefix", str(HERE)], check=True)
     names = [*SCENARIOS, "open", "idle"] if args.scenario == "all" else [args.scenario]
