@@ -7,6 +7,7 @@ import asyncio
 import os
 import shutil
 import socket
+import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -333,3 +334,17 @@ async def signed_in_client(base: str, email: str) -> httpx.AsyncClient:
     )
     assert response.status_code == 303
     return client
+
+
+def npm_installed(folder: Path, package: str) -> None:
+    """Skip without Node.js and npm; else install ``folder``'s locked packages (``npm ci``)
+    unless ``package`` is already in its node_modules."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("needs Node.js and npm")
+    if not (folder / "node_modules" / package).exists():
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--prefix", str(folder)],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )

@@ -4,11 +4,9 @@ bundle's own yjs: "Opgeslagen" only when the server's stored state holds all we 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 
-import pytest
-
+from tests.conftest import npm_installed
 from workspace.config import ROOT
 
 SCRIPT = """
@@ -48,16 +46,8 @@ console.log(JSON.stringify({
 
 
 def test_saved_only_when_the_stored_state_holds_all_we_wrote() -> None:
-    if shutil.which("node") is None:
-        pytest.skip("needs Node.js")
     static = ROOT / "static"
-    if not (static / "node_modules" / "yjs").exists():
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--prefix", str(static)],
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
+    npm_installed(static, "yjs")
     out = subprocess.run(
         ["node", "--input-type=module", "-e", SCRIPT],
         cwd=static,

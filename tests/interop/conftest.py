@@ -4,28 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import subprocess
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import npm_installed
+
 HERE = Path(__file__).resolve().parent
 
 
 @pytest.fixture(scope="session")
 def node_clients() -> Path:
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("interop tests need Node.js and npm")
-    if not (HERE / "node_modules" / "y-websocket").exists():
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--prefix", str(HERE)],
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
+    npm_installed(HERE, "y-websocket")
     return HERE / "client.mjs"
 
 
