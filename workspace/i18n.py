@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import gettext
 import io
+from collections.abc import Mapping
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
@@ -68,3 +71,54 @@ def N_(message: str) -> str:
     """Mark a message for extraction without translating it yet: the template translates it
     when it is shown, in the reader's language."""
     return message
+
+
+def template_gettext(message: str, /, **variables: Any) -> str:
+    """``_()`` in templates: translated, with ``%(name)s`` filled in, as plain text.
+
+    Never Markup: Jinja's own (newstyle) gettext marks its result safe, so a message that is
+    really a person's words - a section title, a question, an agenda point - would reach the
+    page as HTML. Plain text is escaped when it is printed, like any other value."""
+    text = gettext_(message)
+    return text % variables if variables else text
+
+
+def template_ngettext(singular: str, plural: str, n: int, /, **variables: Any) -> str:
+    text = ngettext_(singular, plural, n)
+    return text % {"num": n, **variables}
+
+
+@dataclass(frozen=True)
+class Label:
+    """A thing's name as shown: either a catalogue message, translated in the reader's language
+    when shown and with ``params`` filled in, or words a person wrote (``message=False``),
+    shown exactly as typed and never looked up in the catalogue. ``str()`` gives plain text
+    (templates escape it), so user text can never become markup."""
+
+    text: str
+    params: Mapping[str, str] = field(default_factory=dict)
+    message: bool = True
+
+    @classmethod
+    def user(cls, text: str) -> Label:
+        return cls(text, {}, message=False)
+
+    def __str__(self) -> str:
+        if not self.message:
+            return self.text
+        return template_gettext(self.text, **self.params)
+
+    def stored(self) -> dict[str, Any]:
+        """For frozen JSON (minutes): enough to show it again in any reader's language."""
+        return {"title": self.text, "params": dict(self.params), "message": self.message}
+
+    @classmethod
+    def from_stored(cls, data: Mapping[str, Any], known: frozenset[str]) -> Label:
+        """Read back what ``stored()`` wrote. Rows written before ``message`` existed count as
+        a catalogue message only when their text is one of ``known`` (the catalogue's own)."""
+        text = str(data.get("title", ""))
+        params = {str(k): str(v) for k, v in (data.get("params") or {}).items()}
+        message = data.get("message")
+        if message is None:
+            message = text in known
+        return cls(text, params, bool(message))

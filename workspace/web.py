@@ -46,8 +46,10 @@ _env = Environment(
     autoescape=select_autoescape(),
     extensions=["jinja2.ext.i18n"],
 )
-_env.install_gettext_callables(  # type: ignore[attr-defined]
-    i18n.gettext_, i18n.ngettext_, newstyle=True
+# Our own callables, not Jinja's newstyle ones: those mark every result safe, and a msgid can
+# be a person's words (see ``i18n.template_gettext``). The i18n extension stays for extraction.
+_env.globals.update(
+    _=i18n.template_gettext, gettext=i18n.template_gettext, ngettext=i18n.template_ngettext
 )
 templates = Jinja2Blocks(env=_env)
 templates.env.globals["LOCALES"] = i18n.LOCALES

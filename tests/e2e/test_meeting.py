@@ -85,7 +85,7 @@ def test_a_whole_meeting_with_a_shared_screen_and_two_phones(demo_server, new_co
     screen.locator("#screen-people", has_text="Noor").wait_for()
 
     # They co-write: each in their own words, and the chair sees it live.
-    _type_in(linda, "Zo ziet Linda het", " Ik wil dat we weer rustig praten.")
+    _type_in(linda, "Zo ziet Linda Bakker het", " Ik wil dat we weer rustig praten.")
     _type_in(noor, "Zo ziet Noor het", " Ik slaap nu beter.")
     chair.locator(".plan-section", has_text="Zo ziet Noor het").locator(
         ".cm-content", has_text="Ik slaap nu beter."

@@ -47,7 +47,7 @@ def test_a_phone_off_the_wifi_keeps_its_edits_and_merges_them(room, new_context)
     linda.get_by_role("link", name="Naar het gezinsplan").click()
     linda.get_by_role("link", name="Doe mee").click()
     meeting_path = linda.url.removeprefix(phone_base)
-    mine = linda.locator(".plan-section", has_text="Zo ziet Linda het")
+    mine = linda.locator(".plan-section", has_text="Zo ziet Linda Bakker het")
     status = mine.locator("[data-save-status]")
     mine.locator('[data-save-status][data-state="saved"]').wait_for()
 
@@ -73,7 +73,7 @@ def test_a_phone_off_the_wifi_keeps_its_edits_and_merges_them(room, new_context)
     linda.keyboard.type(" Offline getypt.")
     assert status.get_attribute("data-state") == "offline"
     # Meanwhile the chair types in the same text, and puts something else on the screen.
-    theirs = chair.locator(".plan-section", has_text="Zo ziet Linda het")
+    theirs = chair.locator(".plan-section", has_text="Zo ziet Linda Bakker het")
     theirs.locator(".cm-content", has_text="Eerst dit.").wait_for()
     theirs.locator(".cm-content").click()
     chair.keyboard.press("Control+Home")
@@ -92,15 +92,15 @@ def test_a_phone_off_the_wifi_keeps_its_edits_and_merges_them(room, new_context)
     theirs.locator(".cm-content", has_text="Offline getypt.").wait_for()
     mine.locator(".cm-content", has_text="Fatima: ").wait_for()
     for page in (linda, chair):
-        text = _text(page, "Zo ziet Linda het")
+        text = _text(page, "Zo ziet Linda Bakker het")
         assert text.count("Eerst dit.") == 1, text
         assert text.count("Offline getypt.") == 1, text
         assert text.count("Fatima: ") == 1, text
-    assert _text(linda, "Zo ziet Linda het") == _text(chair, "Zo ziet Linda het")
+    assert _text(linda, "Zo ziet Linda Bakker het") == _text(chair, "Zo ziet Linda Bakker het")
     # The shared screen reconnected by itself and shows what the chair chose meanwhile.
     screen.locator("#screen-focus h2", has_text="Zorgen en krachten").wait_for(timeout=20_000)
     # A reload shows the same text: it was stored, not just shown.
     chair.reload()
-    chair.locator(".plan-section", has_text="Zo ziet Linda het").locator(
+    chair.locator(".plan-section", has_text="Zo ziet Linda Bakker het").locator(
         ".cm-content", has_text="Offline getypt."
     ).wait_for()

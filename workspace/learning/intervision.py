@@ -277,10 +277,10 @@ async def gather(db: AsyncSession, actor: Actor, copy: Copy) -> Material:
     organisations = [(o.name, o.kind) for o in await db.scalars(select(Organisation))]
     sources: list[Source] = []
     for section in plan.sections:
-        title, params = plan_actions.section_title(section)
-        sources.append(
-            Source(title % params if params else title, document=_document_of(who, section.id))
-        )
+        # The copy is in Dutch, the catalogue's source language: no translation here.
+        label = plan_actions.section_label(section)
+        title = label.text % dict(label.params) if label.params else label.text
+        sources.append(Source(title, document=_document_of(who, section.id)))
     labels = person_labels(persons)
     names = {p.id: p.display_name for p in plan.participants}
     sources.extend(_records(plan, names))

@@ -22,7 +22,7 @@ from workspace.access import Action, Actor, CaseAccess
 from workspace.cases.actions import let_person_take_part
 from workspace.config import Settings
 from workspace.errors import Conflict, NotFound, Throttled, ValidationError
-from workspace.i18n import N_
+from workspace.i18n import N_, Label
 from workspace.meetings.models import (
     AgendaItem,
     AgendaKind,
@@ -42,7 +42,7 @@ from workspace.models import (
     utcnow,
 )
 from workspace.plan import catalogue
-from workspace.plan.actions import Form, ensure_sections, section_title
+from workspace.plan.actions import Form, ensure_sections, section_label
 from workspace.plan.models import (
     Agreement,
     AgreementStatus,
@@ -832,8 +832,8 @@ async def meeting_for_record(
 @dataclass(frozen=True)
 class AgendaView:
     item: AgendaItem
-    #: (msgid, params) for the template to translate
-    title: tuple[str, dict[str, str]]
+    #: What the agenda calls it, in the reader's language (a free point: as typed)
+    title: Label
     #: Where on the meeting page it lives (an element id), for following the chair.
     anchor: str
     #: May everyone in the case see what this item shows? (The shared screen shows only that.)
@@ -849,40 +849,40 @@ async def agenda_views(
 
     out: list[AgendaView] = []
     for item in items:
-        title: tuple[str, dict[str, str]] = (item.title, {})
+        title = Label.user(item.title)
         anchor = f"agenda-{item.id}"
         everyone = True
         if item.kind == AgendaKind.SECTION:
             if item.ref.startswith("kind:"):
                 kind = catalogue.SECTIONS_BY_KEY.get(item.ref.removeprefix("kind:"))
-                title = (kind.title if kind else item.ref, {})
+                title = Label(kind.title) if kind else Label.user(item.ref)
                 anchor = f"phase-{kind.phase if kind else who.case.phase}"
             else:
                 section = await _row(db, Section, item.ref, who.case.id)
                 if section is None or not can_see(who, section):
                     continue
-                title = section_title(section)
+                title = section_label(section)
                 anchor = f"section-{section.id}"
                 everyone = section.audience == "all"
         elif item.kind == AgendaKind.AGREEMENTS:
             phase = item.ref.removeprefix("phase:")
-            title = (N_("Veiligheidsafspraken: hoe gaat het?"), {})
+            title = Label(N_("Veiligheidsafspraken: hoe gaat het?"))
             anchor = f"agreements-{phase}" if phase in ("1", "2", "3") else "agreements"
         elif item.kind == AgendaKind.SCORES:
-            title = (N_("Hoe gaat het? Schaalvragen"), {})
+            title = Label(N_("Hoe gaat het? Schaalvragen"))
             anchor = "scores"
         elif item.kind == AgendaKind.EVALUATION:
             evaluation = await _row(db, Evaluation, item.ref, who.case.id)
             if evaluation is None or not can_see(who, evaluation):
                 continue
-            title = (N_("Evaluatie: %(plan)s"), {"plan": evaluation.plan[:80]})
+            title = Label(N_("Evaluatie: %(plan)s"), {"plan": evaluation.plan[:80]})
             anchor = f"evaluation-{evaluation.id}"
             everyone = evaluation.audience == "all"
         elif item.kind == AgendaKind.DECISION:
             decision = await _row(db, Decision, item.ref, who.case.id)
             if decision is None or not can_see(who, decision):
                 continue
-            title = (N_("Besluit: %(question)s"), {"question": decision.question[:100]})
+            title = Label(N_("Besluit: %(question)s"), {"question": decision.question[:100]})
             anchor = f"decision-{decision.id}"
             everyone = decision.audience == "all"
         out.append(AgendaView(item, title, anchor, everyone))

@@ -17,7 +17,7 @@ from realtime.store import UpdateStore
 from workspace import audit
 from workspace.access import Action, CaseAccess
 from workspace.errors import NotFound, ValidationError
-from workspace.i18n import N_
+from workspace.i18n import N_, Label
 from workspace.meetings import versions
 from workspace.meetings.actions import (
     LOCAL,
@@ -48,6 +48,7 @@ from workspace.plan.models import (
     Score,
     ScoreQuestion,
     Section,
+    question_label,
 )
 from workspace.plan.visibility import audience_allows
 
@@ -117,13 +118,11 @@ async def _section_changes(
                 engine, section_document(section.case_id, section.id), before, after
             )
             changes = versions.summary(comparison)
-        title, params = plan_actions.section_title(section)
         out.append(
             {
                 "section_id": str(section.id),
                 "phase": section.phase,
-                "title": title,
-                "params": params,
+                **plan_actions.section_label(section).stored(),
                 "before_version": str(before.id) if before else "",
                 "after_version": str(after.id),
                 "changes": [
@@ -411,8 +410,13 @@ def for_reader(who: CaseAccess, content: dict[str, Any]) -> dict[str, Any]:
     out = dict(content)
     for key in ("sections", "agreements", "decisions", "incidents", "evaluations"):
         out[key] = [item for item in content.get(key, []) if allowed(item)]
+    # Titles and questions may be someone's words: shown as typed, never as a catalogue msgid.
+    out["sections"] = [
+        {**item, "title": Label.from_stored(item, plan_actions.CATALOGUE_TITLES)}
+        for item in out["sections"]
+    ]
     out["scores"] = [
-        {"question": s["question"], "rows": [r for r in s["rows"] if allowed(r)]}
+        {"question": question_label(s["question"]), "rows": [r for r in s["rows"] if allowed(r)]}
         for s in content.get("scores", [])
     ]
     out["scores"] = [s for s in out["scores"] if s["rows"]]

@@ -478,13 +478,11 @@ async def screen_page(request: Request) -> Response:
     documents = []
     for section in shown.get("sections", []):
         text = await request.app.state.realtime.text(section_document(case_id, section.id))
-        title, params = plan_actions.section_title(section)
         documents.append(
             {
                 "row": section,
                 "document": section_document(case_id, section.id),
-                "title": title,
-                "params": params,
+                "title": plan_actions.section_label(section),
                 "html": render_markdown(text),
             }
         )
@@ -696,7 +694,6 @@ async def versions_page(request: Request) -> Response:
             older,
             newer,
         )
-    title, params = plan_actions.section_title(section)
     return render(
         request,
         "meetings/versions.html",
@@ -704,8 +701,7 @@ async def versions_page(request: Request) -> Response:
             "who": who,
             "case": who.case,
             "section": section,
-            "title": title,
-            "params": params,
+            "title": plan_actions.section_label(section),
             "versions": found,
             "older": older,
             "newer": newer,

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from workspace import audit
 from workspace.access import Action, CaseAccess
 from workspace.errors import Conflict, NotFound, ValidationError
-from workspace.i18n import N_
+from workspace.i18n import N_, Label
 from workspace.models import Participant, Person, PersonKind, utcnow
 from workspace.plan import catalogue
 from workspace.plan.models import (
@@ -234,16 +234,24 @@ async def ensure_sections(db: AsyncSession, case_id: uuid.UUID) -> None:
     await db.flush()
 
 
-def section_title(section: Section) -> tuple[str, dict[str, str]]:
-    """(msgid, params): the template translates it in the reader's language."""
+def section_label(section: Section) -> Label:
+    """A section's name in the reader's language: the catalogue's title (per-person sections
+    with the person's name in it, e.g. "Zo ziet mevrouw Yildiz het"), or the title someone
+    typed for an added section, shown as typed."""
     if section.title:
-        return section.title, {}
+        return Label.user(section.title)
     kind = catalogue.SECTIONS_BY_KEY.get(section.key)
     if kind is None:
-        return section.key, {}
+        return Label.user(section.key)
     if kind.per_person and section.person is not None:
-        return kind.person_title, {"name": section.person.name.split()[0]}
-    return kind.title, {}
+        return Label(kind.person_title, {"name": section.person.name})
+    return Label(kind.title)
+
+
+#: Every title the catalogue gives a section: what stored minutes may hold as a message.
+CATALOGUE_TITLES = frozenset(
+    title for kind in catalogue.SECTIONS for title in (kind.title, kind.person_title) if title
+)
 
 
 async def add_section(
@@ -1045,7 +1053,7 @@ def timeline(
     rounds: dict[tuple[date, uuid.UUID], list[Score]] = {}
     for s in plan.scores:
         rounds.setdefault((s.asked_on, s.question_id), []).append(s)
-    question_text = {q.id: q.text for q in plan.questions}
+    question_text = {q.id: str(q.label) for q in plan.questions}
     for (day, question_id), scores in rounds.items():
         detail = ", ".join(f"{s.participant.display_name} {s.value}" for s in scores)
         entries.append(

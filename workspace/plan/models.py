@@ -15,7 +15,9 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from workspace.i18n import Label
 from workspace.models import Base, Participant, Person, _values, utcnow
+from workspace.plan.catalogue import DEFAULT_QUESTION
 
 
 class Audience(enum.StrEnum):
@@ -167,6 +169,16 @@ class ScoreQuestion(Base):
     text: Mapped[str] = mapped_column(String(200))
     position: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def label(self) -> Label:
+        return question_label(self.text)
+
+
+def question_label(text: str) -> Label:
+    """A scaling question as shown: the plan's own question is a catalogue message (shown in
+    the reader's language); every other question is someone's words, shown as typed."""
+    return Label(text) if text == DEFAULT_QUESTION else Label.user(text)
 
 
 class Score(Record, Base):

@@ -67,14 +67,12 @@ async def _sections_context(
     for section in sections:
         document = section_document(who.case.id, section.id)
         text = await realtime.text(document)
-        title, params = actions.section_title(section)
         kind = catalogue.SECTIONS_BY_KEY.get(section.key)
         out.append(
             {
                 "row": section,
                 "document": document,
-                "title": title,
-                "params": params,
+                "title": actions.section_label(section),
                 "hint": kind.hint if kind else "",
                 "text": text,
                 "html": render_markdown(text),
@@ -113,9 +111,10 @@ def chart(plan: Plan) -> list[dict[str, Any]]:
         charts.append(
             {
                 "question": question,
+                "label": question.label,
                 "svg": score_chart(
                     series,
-                    title=_(question.text),
+                    title=str(question.label),
                     description=_(
                         "Scores van 0 (helemaal niet) tot 10 (helemaal wel), per persoon."
                     ),
