@@ -17,7 +17,7 @@ from workspace import audit
 from workspace.access import Action, CaseAccess
 from workspace.errors import Conflict, NotFound, ValidationError
 from workspace.i18n import N_, Label
-from workspace.models import Participant, Person, PersonKind, utcnow
+from workspace.models import CaseRole, Participant, Person, PersonKind, utcnow
 from workspace.plan import catalogue
 from workspace.plan.models import (
     Agreement,
@@ -667,6 +667,20 @@ async def thread(db: AsyncSession, decision_id: uuid.UUID) -> Thread:
     return result
 
 
+async def writes_for_others(db: AsyncSession, who: CaseAccess, values: Mapping[str, str]) -> bool:
+    """May ``who`` write down someone else's words (a response, a score)? The coordinator may;
+    so may the professional chairing the open meeting this form was sent from."""
+    from workspace.meetings.models import Meeting
+
+    if who.role == CaseRole.COORDINATOR:
+        return True
+    meeting_id = await meeting_link(db, who, values)
+    if meeting_id is None or who.role != CaseRole.PROFESSIONAL:
+        return False
+    meeting = await db.get(Meeting, meeting_id)
+    return meeting is not None and meeting.chair_id == who.participant.id
+
+
 ENTRY_ACTIONS = {
     EntryKind.DISSENT: Action.DISSENT,
     EntryKind.ANSWER: Action.ANSWER_DISSENT,
@@ -683,7 +697,9 @@ async def add_entry(
 ) -> DecisionEntry:
     """Record dissent, an answer to dissent, or the household's response - or a correction of
     one (``supersedes``): a new entry, the old one stays and is shown as corrected."""
-    who.require(ENTRY_ACTIONS[kind])
+    for_others = await writes_for_others(db, who, values)
+    if not (kind == EntryKind.RESPONSE and for_others):
+        who.require(ENTRY_ACTIONS[kind])
     decision = await get_decision(db, who, decision_id)
     form = Form(values)
     text = form.text(
@@ -715,10 +731,21 @@ async def add_entry(
         author_row = await db.get(Participant, supersedes.author_id)
         assert author_row is not None
         author = author_row
-    elif kind == EntryKind.RESPONSE and values.get("author_id"):
-        # The chair writes down a family member's words: theirs, recorded by the chair.
-        chosen = await _participant(db, who, str(values.get("author_id")))
-        if chosen is None or chosen.person_id is None:
+    elif kind == EntryKind.RESPONSE and (
+        values.get("author_id") or who.participant.person_id is None
+    ):
+        # Someone else's words: only the coordinator, or the chair of the open meeting the
+        # form came from, writes them down (theirs, recorded by the one who typed them).
+        # Everyone else writes as themselves: a member can never speak for another.
+        chosen = await _participant(db, who, str(values.get("author_id") or ""))
+        if chosen is not None and chosen.id == who.participant.id:
+            pass
+        elif not for_others:
+            form.errors["author_id"] = N_(
+                "Je schrijft hier je eigen reactie. Alleen de regisseur of de voorzitter van "
+                "het overleg schrijft de woorden van iemand anders op."
+            )
+        elif chosen is None or chosen.person_id is None:
             form.errors["author_id"] = N_("Kies het gezinslid van wie deze reactie is.")
         else:
             author = chosen

@@ -22,6 +22,7 @@ from workspace.errors import Conflict, NotFound, ValidationError
 from workspace.i18n import _
 from workspace.meetings.actions import STATE_LABELS as MEETING_STATES
 from workspace.meetings.actions import meetings_of, open_meeting_of
+from workspace.models import CaseRole
 from workspace.notes import PALETTE, colour_for, section_document
 from workspace.notes.views import render_markdown, text_version
 from workspace.plan import actions, catalogue
@@ -433,6 +434,13 @@ async def _decision_context(
     thread = await actions.thread(db, decision.id)
     plan = await actions.load_plan(db, who)
     names = {p.id: p for p in plan.participants}
+    meeting = extra.get("meeting")
+    for_others = await actions.writes_for_others(
+        db, who, {"meeting_id": str(meeting.id) if meeting is not None else ""}
+    )
+    members = [p for p in plan.participants if p.person_id is not None]
+    # Whose response it is: the household first; a network member is marked as such.
+    members.sort(key=lambda p: p.role != CaseRole.HOUSEHOLD)
     context: dict[str, Any] = {
         "who": who,
         "case": who.case,
@@ -442,7 +450,8 @@ async def _decision_context(
         "catalogue": catalogue,
         "role_labels": ROLE_LABELS,
         "can": {a.name.lower(): who.can(a) for a in Action},
-        "members": [p for p in plan.participants if p.person_id is not None],
+        "members": members,
+        "records_for_others": for_others,
         "forms": {},
         "conflict": None,
         "EntryKind": EntryKind,
