@@ -13,12 +13,18 @@ markdown-it-py with raw HTML off, as everywhere in Kring, so nobody's text becom
 
 from __future__ import annotations
 
+import logging
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 from fpdf import FPDF
 from fpdf.fonts import FontFace, TextStyle
-from markdown_it import MarkdownIt
+
+from workspace.markdown import to_html
+
+log = logging.getLogger("kring.pdf")
+_IMG = re.compile(r"<img\b", re.IGNORECASE)
 
 FONTS = Path(__file__).resolve().parent / "fonts"
 FAMILY = "dejavu"
@@ -28,9 +34,6 @@ _FACES = {
     "I": "DejaVuSans-Oblique.ttf",
     "BI": "DejaVuSans-BoldOblique.ttf",
 }
-
-# CommonMark with raw HTML off: a family member's "<b>" stays text.
-_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
 
 INK = "#111111"
 #: Headings and quotes in ink, not fpdf2's default red: readable when printed in grey.
@@ -74,7 +77,11 @@ class _Document(FPDF):
 
 
 def html_pdf(html: str, *, title: str = "Kring", footer: str = "Kring") -> bytes:
-    """Simple HTML (headings, paragraphs, lists, emphasis, block quotes, rules) as a PDF."""
+    """Simple HTML (headings, paragraphs, lists, tables, emphasis, block quotes, rules) as a
+    PDF. The HTML must come from ``workspace.markdown`` (or hold no ``<img>``): fpdf2 loads
+    whatever file or URL an image names, so none may ever reach it."""
+    if _IMG.search(html):
+        raise ValueError("html_pdf never loads images; render Markdown with workspace.markdown")
     pdf = _Document(title, footer)
     pdf.write_html(
         html,
@@ -85,6 +92,19 @@ def html_pdf(html: str, *, title: str = "Kring", footer: str = "Kring") -> bytes
     return bytes(pdf.output())
 
 
+def text_pdf(text: str, *, title: str = "Kring", footer: str = "Kring") -> bytes:
+    """``text`` as it is, line by line: what a PDF shows when its Markdown cannot be laid out."""
+    pdf = _Document(title, footer)
+    for line in text.splitlines() or [""]:
+        pdf.multi_cell(0, 6, line or " ", new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())
+
+
 def markdown_pdf(markdown: str, *, title: str = "Kring", footer: str = "Kring") -> bytes:
-    """Markdown as a PDF (CommonMark, raw HTML off)."""
-    return html_pdf(_markdown.render(markdown), title=title, footer=footer)
+    """Markdown as a PDF (CommonMark, raw HTML off, no images). A text fpdf2 cannot lay out
+    (an odd table, say) never breaks the export: the same text comes out as plain lines."""
+    try:
+        return html_pdf(to_html(markdown), title=title, footer=footer)
+    except Exception:
+        log.warning("a PDF could not be laid out from its Markdown; writing it as plain text")
+        return text_pdf(markdown, title=title, footer=footer)

@@ -31,8 +31,8 @@ from workspace.learning import intervision as iv
 from workspace.learning import reflection as rf
 from workspace.learning.chart import Bars, bar_chart, month_label
 from workspace.learning.models import Copy, CopyState, Group, Reflection, Session
+from workspace.markdown import render as render_markdown
 from workspace.models import UserRole
-from workspace.notes.views import render_markdown
 from workspace.pdf import markdown_pdf
 from workspace.plan.visibility import PROFESSIONAL_ROLES
 from workspace.web import (

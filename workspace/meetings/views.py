@@ -24,6 +24,7 @@ from workspace.access import ROLE_LABELS, Action, CaseAccess, case_access
 from workspace.cases.views import qr_svg
 from workspace.errors import Conflict, NotFound, Throttled, ValidationError
 from workspace.i18n import N_
+from workspace.markdown import render as render_markdown
 from workspace.meetings import actions, minutes, versions
 from workspace.meetings.actions import MeetingChanged
 from workspace.meetings.models import (
@@ -36,7 +37,6 @@ from workspace.meetings.models import (
 )
 from workspace.models import Person, PersonKind
 from workspace.notes import PALETTE, colour_for, section_document
-from workspace.notes.views import render_markdown
 from workspace.plan import actions as plan_actions
 from workspace.plan import catalogue
 from workspace.plan import views as plan_views

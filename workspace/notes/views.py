@@ -5,23 +5,15 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from markdown_it import MarkdownIt
-from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from workspace import audit
 from workspace.access import Action, CaseAccess, case_access
+from workspace.markdown import render as render_markdown
 from workspace.notes import colour_for, document_name
 from workspace.web import actor_of, form_data, parse_uuid, redirect
-
-# CommonMark with raw HTML off: nobody's text can inject markup into anyone's page.
-_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
-
-
-def render_markdown(text: str) -> Markup:
-    return Markup(_markdown.render(text))  # noqa: S704 - escaped by markdown-it (html off)
 
 
 def text_version(text: str) -> str:

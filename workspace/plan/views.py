@@ -20,11 +20,12 @@ from workspace import audit
 from workspace.access import ROLE_LABELS, Action, CaseAccess, case_access
 from workspace.errors import Conflict, NotFound, ValidationError
 from workspace.i18n import _
+from workspace.markdown import render as render_markdown
 from workspace.meetings.actions import STATE_LABELS as MEETING_STATES
 from workspace.meetings.actions import meetings_of, open_meeting_of
 from workspace.models import CaseRole
 from workspace.notes import PALETTE, colour_for, section_document
-from workspace.notes.views import render_markdown, text_version
+from workspace.notes.views import text_version
 from workspace.plan import actions, catalogue
 from workspace.plan.actions import AudienceInput, Plan, PlanChanged
 from workspace.plan.chart import Series, score_chart
