@@ -11,7 +11,9 @@ import json
 from dataclasses import dataclass
 from enum import IntEnum
 
-from pycrdt import Decoder, Encoder, YMessageType, YSyncMessageType, get_state, write_var_uint
+from pycrdt import Decoder, Encoder, YMessageType, YSyncMessageType, write_var_uint
+
+from realtime import updates
 
 KRING = 100
 
@@ -70,6 +72,8 @@ class Incoming:
     type: int
     subtype: int
     payload: bytes
+    #: An update that names a parent outside itself: check it against the room's document.
+    contextual: bool = False
 
 
 def _read_var_uint(data: bytes, pos: int) -> tuple[int, int]:
@@ -99,8 +103,9 @@ def _read_var_bytes(data: bytes, pos: int) -> tuple[bytes, int]:
 def parse(message: bytes) -> Incoming:
     """Parse and validate one client message. Raises ProtocolError; never touches a document.
 
-    Updates are fully decoded here (``get_state`` reads every struct), so a malformed update
-    is refused before it could reach the room or the log."""
+    Updates are fully read here against the format stock Yjs reads (``updates.check``), so
+    an update that any client or our own store could not take is refused before it reaches
+    the room, the log or anyone else."""
     msg_type, pos = _read_var_uint(message, 0)
     if msg_type == YMessageType.SYNC:
         subtype, pos = _read_var_uint(message, pos)
@@ -109,11 +114,10 @@ def parse(message: bytes) -> Incoming:
             _check_state_vector(payload)
         elif subtype in (YSyncMessageType.SYNC_STEP2, YSyncMessageType.SYNC_UPDATE):
             try:
-                get_state(payload)
-            except BaseException as exc:  # ValueError, or a Rust panic (a BaseException)
-                if isinstance(exc, _CONTROL_FLOW):
-                    raise
-                raise ProtocolError(f"undecodable update: {exc}") from None
+                contextual = updates.check(payload)
+            except updates.BadUpdate as exc:
+                raise ProtocolError(f"update refused: {exc}") from None
+            return Incoming(msg_type, subtype, payload, contextual)
         else:
             raise ProtocolError(f"unknown sync message {subtype}")
         return Incoming(msg_type, subtype, payload)

@@ -13,7 +13,7 @@ from typing import Any
 from pycrdt import Doc
 from starlette.websockets import WebSocket
 
-from realtime import protocol
+from realtime import protocol, updates
 from realtime.protocol import AwarenessEntry, ProtocolError
 from realtime.store import Loaded, Pending, UpdateStore, merge_all
 
@@ -54,6 +54,11 @@ PRESENCE_SLICES = 20
 #: clients about 1,000 presence messages a second at most. (500 ms for 200 was no better.)
 PRESENCE_PER_CLIENT = 0.001
 MAX_PRESENCE_INTERVAL = 0.25
+#: Presence client ids one connection may introduce (a page has one per document; a few
+#: more for reloads of the editor); more are ignored.
+MAX_CLIENT_IDS = 8
+#: Retired client ids a room remembers (oldest forgotten first).
+MAX_RETIRED = 10_000
 
 
 class TokenBucket:
@@ -107,6 +112,10 @@ class Connection:
         self.hello = False
         self.refused_once = False
         self.client_ids: set[int] = set()
+        #: The grant's keys (``Grant.keys``), and whether it was revoked: then nothing this
+        #: connection sends is handled any more.
+        self.keys: frozenset[str] = frozenset()
+        self.revoked = False
         self.closed = False
         self.close_code: int | None = None
         #: Called once when the server drops this connection (e.g. a slow consumer), so it
@@ -204,6 +213,10 @@ class Room:
     _seats: int = 0
     _states: dict[int, AwarenessEntry] = field(default_factory=dict)
     _owners: dict[int, Connection] = field(default_factory=dict)
+    #: Client ids whose connection left, with whose they were (``Connection.author``): only
+    #: the same person may use one again (a reconnect). Everyone else sending one is echoing
+    #: a state we relayed, or trying to speak as someone who left.
+    _retired: dict[int, str] = field(default_factory=dict)
     #: Presence changes not sent yet (the newest entry per client id), and when they go.
     _presence: dict[int, AwarenessEntry] = field(default_factory=dict)
     _presence_timer: asyncio.Handle | None = None
@@ -218,6 +231,8 @@ class Room:
 
     def handle(self, conn: Connection, message: bytes) -> None:
         """Act on one client message. Raises ProtocolError (the caller closes the connection)."""
+        if conn.revoked:
+            return
         incoming = protocol.parse(message)
         if incoming.type == 0:
             if incoming.subtype == 0:
@@ -225,6 +240,11 @@ class Room:
                 if conn.hello:
                     conn.send(protocol.kring_stored(self.doc.get_state()))
             else:
+                if incoming.contextual:
+                    try:
+                        updates.check_against(self.doc, incoming.payload)
+                    except updates.BadUpdate as exc:
+                        raise ProtocolError(f"update refused: {exc}") from None
                 self._receive_update(conn, incoming.payload)
         elif incoming.type == 1:
             self._receive_awareness(conn, incoming.payload)
@@ -279,9 +299,14 @@ class Room:
             # once, one that arrives just after a turn waits for the next.
             await asyncio.sleep(max(0.0, self._last_turn + self._tick() / groups - loop.time()))
             self._last_turn = loop.time()
-            if self.pending:
-                await self._commit()
-            self._serve(self._turns % groups, groups)
+            try:
+                if self.pending:
+                    await self._commit()
+                self._serve(self._turns % groups, groups)
+            except Exception:
+                # This task is the room's only way to store and send: it must outlive any one
+                # failure, or every later update would wait unstored and unacknowledged.
+                log.exception("a room's turn failed; the room goes on")
             self._turns += 1
 
     async def _commit(self) -> None:
@@ -289,7 +314,9 @@ class Room:
         for sending. If storing fails, nothing is applied or sent and the senders are closed."""
         batch, self.pending = self.pending, []
         # A sender whose earlier group failed was closed: its later updates depend on the
-        # lost ones, and its client sends them all again when it reconnects.
+        # lost ones, and its client sends them all again when it reconnects. (A revoked
+        # sender's updates here came in while it still had access, so they are kept; what it
+        # sends after the revocation never reaches this list, see ``handle``.)
         batch = [item for item in batch if item[0] is None or item[0].close_code != 1011]
         if not batch:
             return
@@ -305,8 +332,19 @@ class Room:
             await asyncio.gather(*(sender.close(1011) for sender in senders))
             return
         updates = [u for _, u, _, _ in batch]
-        merged = merge_all(updates)
-        self.doc.apply_update(merged)
+        try:
+            merged = merge_all(updates)
+            self.doc.apply_update(merged)
+        except Exception as exc:
+            # Stored but not readable: ``updates.check`` lets nothing like this in, so this is
+            # a bug, not input. Its senders are closed (they resync and send again); others'
+            # work goes on, and the store leaves such an update out when it next loads.
+            log.exception("applying %d stored update(s) failed; closing their senders", len(batch))
+            for _, _, _, done in batch:
+                if done is not None and not done.done():
+                    done.set_exception(exc)
+            await asyncio.gather(*(sender.close(1011) for sender in senders))
+            return
         self.tail += len(updates)
         self._log.append(merged)
         self._commits += 1
@@ -399,15 +437,19 @@ class Room:
         for entry in protocol.decode_awareness(payload):
             owner = self._owners.get(entry.client_id)
             if owner is None:
-                if entry.state == "null":
+                # A connection owns only the client ids it introduced. Stock y-websocket
+                # clients re-send every state they apply, also after its owner left: such an
+                # echo (an id retired by someone else) is ignored, never a reason to close.
+                if entry.state == "null" or len(conn.client_ids) >= MAX_CLIENT_IDS:
                     continue
-                if len(conn.client_ids) >= 8:
-                    raise ProtocolError("too many awareness client ids on one connection")
+                if self._retired.get(entry.client_id, conn.author) != conn.author:
+                    continue
+                self._retired.pop(entry.client_id, None)
                 self._owners[entry.client_id] = conn
                 conn.client_ids.add(entry.client_id)
             elif owner is not conn:
-                # y-websocket clients re-send every state they apply: drop those echoes here,
-                # or one renewal turns into C + (C-1)*C messages.
+                # Echoes of live states: dropped here, or one renewal turns into
+                # C + (C-1)*C messages.
                 continue
             known = self._states.get(entry.client_id)
             if known is not None and entry.clock <= known.clock:
@@ -417,6 +459,7 @@ class Room:
                 self._states.pop(entry.client_id, None)
                 self._owners.pop(entry.client_id, None)
                 conn.client_ids.discard(entry.client_id)
+                self._retired[entry.client_id] = conn.author
             else:
                 self._states[entry.client_id] = entry
             renewal = known is not None and known.state == entry.state
@@ -493,6 +536,9 @@ class Room:
             if self._owners.get(client_id) is conn:
                 known = self._states.pop(client_id, None)
                 del self._owners[client_id]
+                self._retired[client_id] = conn.author
+                if len(self._retired) > MAX_RETIRED:
+                    del self._retired[next(iter(self._retired))]
                 gone.append(AwarenessEntry(client_id, (known.clock if known else 0) + 1, "null"))
         if gone:
             self._queue_presence(gone)

@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -38,6 +38,9 @@ class Grant:
     name: str
     role: str
     colour: str
+    #: What the grant hangs on ("session:<id>", "participant:<id>"...): ``revoke`` with any of
+    #: them closes the connection.
+    keys: frozenset[str] = frozenset()
 
 
 Authorizer = Callable[[WebSocket, str], Awaitable[Grant | None]]
@@ -275,6 +278,10 @@ class RealtimeServer:
         room = self.rooms.rooms.get(document)
         if room is None:
             return
+        # Nothing arriving on the old grants is taken any more; a client that still may write
+        # sends it again after its reconnect (sync step 1 and 2 carry whatever is missing).
+        for conn in room.connections:
+            conn.revoked = True
         await asyncio.gather(*(conn.close(4001) for conn in list(room.connections)))
 
     async def disconnect(self, author: str, code: int = 4001) -> int:
@@ -289,6 +296,26 @@ class RealtimeServer:
             if getattr(conn, "author", None) == author
         ]
         await asyncio.gather(*(conn.close(code) for conn in doomed))
+        return len(doomed)
+
+    async def revoke(self, keys: Iterable[str], code: int = 4001) -> int:
+        """Close every connection (in this process) whose grant hangs on any of ``keys``: that
+        access ended (4001, as ``disconnect``). From this call on nothing they send is handled;
+        what they sent before it is stored. Their reconnect is refused at the upgrade.
+        Returns how many."""
+        wanted = frozenset(keys)
+        doomed = [
+            (room, conn)
+            for room in self.rooms.rooms.values()
+            for conn in list(room.connections)
+            if conn.keys & wanted
+        ]
+        for _, conn in doomed:
+            conn.revoked = True
+        await asyncio.gather(*(conn.close(code) for _, conn in doomed))
+        # What they sent before is stored before this returns, so a version or the minutes
+        # made right after (a meeting's close) hold it.
+        await asyncio.gather(*(room.drain() for room in {id(r): r for r, _ in doomed}.values()))
         return len(doomed)
 
     async def replace_text(self, document: str, new: str, author: str, name: str = "text") -> None:
@@ -384,6 +411,7 @@ class RealtimeServer:
         conn = Connection(
             websocket, identity, grant.can_write, grant.author, self.limits, on_refused
         )
+        conn.keys = grant.keys
         conn.start()
         try:
             room = await self.rooms.join(document, conn)

@@ -7,6 +7,7 @@ rows that are older than that *and* already inside the snapshot."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -17,9 +18,12 @@ from pycrdt import Doc, get_update, merge_updates
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from realtime import updates as update_format
 from realtime.tables import snapshots, updates
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+
+log = logging.getLogger("kring.realtime.store")
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,39 @@ def merge_all(parts: list[bytes]) -> bytes:
 
 
 BUILD_CHUNK = 500
+
+
+class DocumentUnavailable(Exception):
+    """The stored document cannot be read (its log holds something nothing can decode)."""
+
+
+def _readable(parts: list[bytes], *, snapshot: bool) -> bytes:
+    """``build(parts)``; if that fails (an update stored before updates were checked as stock
+    clients read them), build again without the updates that fail that check, so one bad
+    write cannot take a whole document down. Raises ``DocumentUnavailable`` if even that fails."""
+    try:
+        return build(parts)
+    except Exception:
+        log.warning("a stored document does not build; reading it without unreadable updates")
+    good = []
+    for i, part in enumerate(parts):
+        try:
+            update_format.check(part)
+        except update_format.BadUpdate as exc:
+            if snapshot and i == 0:
+                # Without its snapshot a document would look (nearly) empty: never that.
+                raise DocumentUnavailable("the stored snapshot cannot be read") from exc
+            continue
+        good.append(part)
+    try:
+        merged = build(good)
+    except Exception as exc:
+        raise DocumentUnavailable("the stored document cannot be read") from exc
+    log.warning(
+        "a stored document held %d unreadable update(s); they were left out",
+        len(parts) - len(good),
+    )
+    return merged
 
 
 def build(parts: list[bytes]) -> bytes:
@@ -219,7 +256,11 @@ class UpdateStore:
             parts = ([state] if state is not None else []) + [u for _, u in tail]
             if not parts:
                 return Loaded(None, 0, 0)
-            return Loaded(build(parts), tail[-1][0] if tail else after, len(tail))
+            return Loaded(
+                _readable(parts, snapshot=state is not None),
+                tail[-1][0] if tail else after,
+                len(tail),
+            )
         async with self.engine.connect() as raw:
             # A read: on SQLite a deferred BEGIN (see workspace/db.py); ignored elsewhere.
             conn = await raw.execution_options(sqlite_deferred=True)
@@ -242,7 +283,7 @@ class UpdateStore:
         last_id = rows[-1].id if rows else after
         if not parts:
             return Loaded(None, 0, 0)
-        return Loaded(build(parts), last_id, len(rows))
+        return Loaded(_readable(parts, snapshot=snap is not None), last_id, len(rows))
 
     def _read_sqlite(self, document: str) -> tuple[bytes | None, int, list[tuple[int, bytes]]]:
         assert self._sqlite_path is not None

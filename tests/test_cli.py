@@ -143,3 +143,11 @@ def test_demo_refuses_a_data_dir_with_real_data(data_dir: Path, tmp_path: Path) 
     result = run(["demo", "--data-dir", str(data_dir), "--no-serve"], tmp_path)
     assert result.returncode == 1
     assert "not a demo" in result.stderr
+
+
+def test_demo_uses_kring_data_dir_like_every_other_command(tmp_path: Path) -> None:
+    demo_dir = tmp_path / "from-env"
+    result = run(["demo", "--no-serve"], demo_dir)
+    assert result.returncode == 0, result.stderr
+    assert (demo_dir / "kring.sqlite3").exists()
+    assert (demo_dir.stat().st_mode & 0o077) == 0

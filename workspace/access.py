@@ -55,7 +55,10 @@ C, P, H, N, OBS = (
 #: The whole policy. Plain-language lines are what "Wie is wie" shows for each role.
 RULES: dict[Action, tuple[frozenset[CaseRole], str]] = {
     Action.VIEW_CASE: (frozenset({C, P, H, N, OBS}), N_("het gezinsplan bekijken")),
-    Action.VIEW_PLAN: (frozenset({C, P, H, N}), N_("het hele plan lezen, voor zover het voor hen bedoeld is")),
+    Action.VIEW_PLAN: (
+        frozenset({C, P, H, N}),
+        N_("het hele plan lezen, voor zover het voor hen bedoeld is"),
+    ),
     Action.VIEW_AGREEMENTS: (frozenset({C, P, H, N, OBS}), N_("de veiligheidsafspraken zien")),
     Action.EDIT_NOTES: (frozenset({C, P, H, N}), N_("meeschrijven aan het plan")),
     Action.ADD_RECORD: (
@@ -153,6 +156,22 @@ class CaseAccess:
     def require(self, action: Action) -> None:
         if not self.can(action):
             raise Forbidden(f"{self.role} may not {action}")
+
+    @property
+    def keys(self) -> frozenset[str]:
+        return grant_keys(self.actor, self.participant)
+
+
+def grant_keys(actor: Actor, participant: Participant | None = None) -> frozenset[str]:
+    """What a grant given to ``actor`` (in a case: as ``participant``) hangs on. A socket or
+    stream opened under it carries these; ending any of them ends it (``workspace.grants``)."""
+    keys = {f"session:{actor.session_id}"}
+    if actor.user is not None:
+        keys.add(f"user:{actor.user.id}")
+    member = participant or actor.member
+    if member is not None:
+        keys.add(f"participant:{member.id}")
+    return frozenset(keys)
 
 
 def require_actor(actor: Actor | None) -> Actor:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -16,6 +19,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from realtime.server import RealtimeServer
+from realtime.store import DocumentUnavailable
+from workspace.audit.coalesce import Refusals, Visits, keep_writing_refusals, write_refusals
 from workspace.auth import views as auth_views
 from workspace.cases import views as case_views
 from workspace.config import ROOT, Settings
@@ -34,6 +39,7 @@ from workspace.web import (
     handle_kring_error,
     handle_not_found,
     handle_server_error,
+    handle_unavailable,
     redirect,
 )
 
@@ -42,7 +48,18 @@ async def home(request: Request) -> Response:
     return redirect("/cases" if getattr(request.state, "actor", None) else "/login")
 
 
+log = logging.getLogger("kring.app")
+
+
 async def health(request: Request) -> Response:
+    """For a load balancer: ok only if the database answers (within a few seconds)."""
+    try:
+        async with asyncio.timeout(3):
+            async with request.app.state.db.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+    except Exception:
+        log.warning("health check: the database does not answer")
+        return PlainTextResponse("database unavailable", status_code=503)
     return PlainTextResponse("ok")
 
 
@@ -69,12 +86,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             async with realtime:
                 watcher = asyncio.create_task(watch_quiet_moments(db, realtime))
+                counter = asyncio.create_task(keep_writing_refusals(db, app.state.refusals))
                 try:
                     yield
                 finally:
-                    watcher.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await watcher
+                    app.state.events.close()
+                    for task in (watcher, counter):
+                        task.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
+                    with contextlib.suppress(Exception):
+                        await write_refusals(db, app.state.refusals)
         finally:
             await db.dispose()
 
@@ -89,11 +111,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *meeting_views.routes,
             *learning_views.routes,
             WebSocketRoute("/realtime/{document:path}", _realtime_endpoint),
-            Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"),
+            # Static files only are compressed: pages carry CSRF tokens next to user text,
+            # and compressing those together is what BREACH reads secrets through.
+            Mount(
+                "/static",
+                GZipMiddleware(StaticFiles(directory=ROOT / "static"), minimum_size=1000),
+                name="static",
+            ),
         ],
         middleware=[Middleware(WebMiddleware)],
         exception_handlers={
             KringError: handle_kring_error,
+            DocumentUnavailable: handle_unavailable,
             404: handle_not_found,
             405: handle_not_found,
             500: handle_server_error,
@@ -103,4 +132,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.settings = settings
     app.state.events = EventBus()
     app.state.presence = Presence()
+    app.state.refusals = Refusals()
+    app.state.visits = Visits()
     return app

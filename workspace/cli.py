@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -44,6 +46,19 @@ def cmd_db_upgrade(args: argparse.Namespace) -> None:
     print("database is up to date")
 
 
+class _NoAddressesOrDocuments(logging.Filter):
+    """Uvicorn logs every websocket with the client's address and the raw path (a document
+    name holds case and section ids): "('10.0.0.7', 51234) - "WebSocket /realtime/..." [accepted]",
+    then "connection open" / "connection closed". Our realtime server logs what matters,
+    without either; these lines are dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (
+            '"WebSocket ' in message or message in ("connection open", "connection closed")
+        )
+
+
 def _serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
@@ -52,8 +67,23 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    uvicorn.run(
-        create_app(settings),
+    app = create_app(settings)
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            # Uvicorn waits for open responses before it stops, and a live screen's event
+            # stream never ends by itself: end them all first (on the loop's own thread; this
+            # runs in a signal handler), so SIGTERM stops the server in moments.
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(app.state.events.close)
+            super().handle_exit(sig, frame)
+
+        async def serve(self, sockets: Any = None) -> None:
+            self._loop = asyncio.get_running_loop()
+            await super().serve(sockets)
+
+    config = uvicorn.Config(
+        app,
         host=host,
         port=port,
         # Our own access log names routes, not raw paths: invitation links carry a token.
@@ -63,7 +93,12 @@ def _serve(settings: Settings, host: str, port: int) -> None:
         ws_max_size=settings.realtime_max_message_bytes,
         proxy_headers=True,
         log_level="info",
+        # A backstop: whatever still runs this long after SIGTERM is cancelled.
+        timeout_graceful_shutdown=10,
     )
+    # After the config: it sets up uvicorn's loggers.
+    logging.getLogger("uvicorn.error").addFilter(_NoAddressesOrDocuments())
+    Server(config).run()
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -76,15 +111,18 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    data_dir = Path(args.data_dir or "kring-demo").expanduser().resolve()
+    import os
+
+    # --data-dir, else KRING_DATA_DIR (as every other command), else ./kring-demo.
+    data_dir = Path(args.data_dir or os.environ.get("KRING_DATA_DIR") or "kring-demo")
+    data_dir = data_dir.expanduser().resolve()
     if data_dir.exists() and any(data_dir.iterdir()):
         if not (data_dir / DEMO_MARKER).exists():
             raise CliError(f"{data_dir} holds data that is not a demo; choose another --data-dir")
         shutil.rmtree(data_dir)  # fresh every time: the demo is always the same story
-    data_dir.mkdir(parents=True)
+    data_dir.mkdir(parents=True, mode=0o700)
     (data_dir / DEMO_MARKER).write_text("created by `kring demo`; removed by the next demo run\n")
     base_url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"  # noqa: S104
-    import os
 
     os.environ.setdefault("KRING_BASE_URL", base_url)
     settings = Settings.from_env(

@@ -35,7 +35,7 @@ def _secret_key(data_dir: Path) -> str:
     path = data_dir / "secret_key"
     if path.exists():
         return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = secrets.token_urlsafe(48)
     # Create with 0600 from the start so the key is never readable by others.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -55,6 +55,9 @@ class Settings:
     session_idle_minutes: int = 120
     session_max_hours: int = 12
     member_session_days: int = 14
+    #: A member's phone may be picked up by someone else: an unused session ends sooner. Their
+    #: invitation link, bound to that device, lets them back in.
+    member_session_idle_hours: int = 48
     invitation_days: int = 14
     login_max_failures: int = 5
     login_window_minutes: int = 15

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from alembic import command
@@ -37,9 +39,25 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
 
+def _private_sqlite_file(url: str) -> None:
+    """The database holds special-category data: its folder 0700, the file 0600 from the
+    start (SQLite gives its -wal and -shm files the database file's permissions)."""
+    path = url.split("///", 1)[1].split("?", 1)[0] if "///" in url else ""
+    if not path or path == ":memory:":
+        return
+    file = Path(path)
+    if not file.parent.exists():
+        file.parent.mkdir(parents=True, mode=0o700)
+    if not file.exists():
+        os.close(os.open(file, os.O_WRONLY | os.O_CREAT, 0o600))
+    else:
+        file.chmod(0o600)
+
+
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     url = normalise_database_url(url)
     if url.startswith("sqlite"):
+        _private_sqlite_file(url)
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         # aiosqlite's default "deferred" BEGIN lets two writers both read, then one fails with

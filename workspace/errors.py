@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from workspace.i18n import N_
+from workspace.i18n import N_, template_gettext
 
 
 class KringError(Exception):
     status_code = 400
     #: Dutch message key shown to the user; the English exception text is for logs only.
     user_message = N_("Er ging iets mis met je verzoek.")
+    #: Values for ``%(name)s`` in ``user_message``.
+    user_params: dict[str, str] = {}  # noqa: RUF012 - read only; instances set their own
+
+    def message(self) -> str:
+        """The user's message in their language, with its values filled in."""
+        return template_gettext(self.user_message, **self.user_params)
 
 
 class NotFound(KringError):
@@ -51,9 +57,21 @@ class ValidationError(KringError):
 class Throttled(KringError):
     status_code = 429
 
-    def __init__(self, minutes: int) -> None:
-        super().__init__(f"too many attempts; retry in {minutes} min")
-        self.minutes = minutes
-        self.user_message = (
-            f"Te veel mislukte pogingen. Probeer het over {minutes} minuten opnieuw."
-        )
+    def __init__(self, seconds: int) -> None:
+        super().__init__(f"too many failed attempts; retry in {seconds} s")
+        self.seconds = seconds
+        minutes = -(-seconds // 60)
+        if seconds < 60:
+            self.user_message = N_(
+                "Te veel mislukte pogingen. Wacht %(n)s seconden en probeer het dan opnieuw."
+            )
+            self.user_params = {"n": str(seconds)}
+        elif minutes == 1:
+            self.user_message = N_(
+                "Te veel mislukte pogingen. Wacht een minuut en probeer het dan opnieuw."
+            )
+        else:
+            self.user_message = N_(
+                "Te veel mislukte pogingen. Wacht %(n)s minuten en probeer het dan opnieuw."
+            )
+            self.user_params = {"n": str(minutes)}

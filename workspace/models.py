@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     TypeDecorator,
     Uuid,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -264,7 +265,8 @@ class Session(Base):
 
 
 class LoginFailure(Base):
-    """One failed sign-in; counted per email (hashed) and per address to throttle guessing."""
+    """One failed sign-in or join code; counted per email (hashed) and per address to slow
+    guessing down (``workspace.auth.throttle``)."""
 
     __tablename__ = "login_failures"
 
@@ -272,6 +274,10 @@ class LoginFailure(Base):
     email_hash: Mapped[str] = mapped_column(String(64), index=True)
     source: Mapped[str] = mapped_column(String(64), index=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    #: "login" (a password) or "join" (a meeting's code): counted apart.
+    kind: Mapped[str] = mapped_column(String(10), default="login", server_default="login")
+    #: From a browser this account signed in from before.
+    known_device: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class AuditEvent(Base):
@@ -307,6 +313,8 @@ class AuditEvent(Base):
     #: Where from: the client address as the server saw it, and the transport.
     source: Mapped[str] = mapped_column(String(64), default="")
     channel: Mapped[str] = mapped_column(String(20), default="web")
+    #: How many events this row stands for: refusals in a flood are counted, not each written.
+    count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 __all__ = [

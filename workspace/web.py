@@ -12,7 +12,7 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from http.cookies import SimpleCookie
@@ -31,6 +31,7 @@ from workspace import i18n
 from workspace.access import Actor
 from workspace.config import ROOT, Settings
 from workspace.errors import CsrfError, KringError, NotSignedIn
+from workspace.events import END
 
 log = logging.getLogger("kring.http")
 
@@ -112,7 +113,11 @@ def render(
     block: str | None = None,
 ) -> Response:
     """Render a page, or - for htmx requests that name a block - just that block."""
-    ctx = {"actor": getattr(request.state, "actor", None), "locale": i18n.current_locale.get()}
+    ctx = {
+        "actor": getattr(request.state, "actor", None),
+        "locale": i18n.current_locale.get(),
+        "csp_nonce": getattr(request.state, "csp_nonce", ""),
+    }
     ctx.update(context or {})
     kwargs: dict[str, Any] = {"status_code": status_code}
     if block is not None and is_htmx(request):
@@ -195,18 +200,25 @@ KEEPALIVE_SECONDS = 15.0
 
 def live_events(
     request: Request,
-    case_id: uuid.UUID,
+    channel: uuid.UUID,
     *,
+    keys: Iterable[str],
     accept: Callable[[Any], bool] | None = None,
     while_open: AbstractAsyncContextManager[Any] | None = None,
 ) -> StreamingResponse:
-    """Server-sent events for one case's screens: the names of what changed (``event.what``),
-    never content; each screen fetches the changed block with its own permissions. ``accept``
-    filters events; ``while_open`` is held for as long as the stream is (e.g. presence)."""
+    """Server-sent events for one channel's screens (a case, an intervision session): the
+    names of what changed (``event.what``), never content; each screen fetches the changed
+    block with its own permissions. ``accept`` filters events (a name may itself tell too much:
+    see the plan's live channel); ``while_open`` is held for as long as the stream is (e.g.
+    presence). ``keys`` name the grant it runs under: when that ends (logout, revocation), the
+    stream ends at once (``EventBus.end``), as it does when the server shuts down."""
     events = request.app.state.events
 
     async def stream() -> AsyncIterator[str]:
-        async with events.subscribe(case_id) as queue, while_open or contextlib.nullcontext():
+        async with (
+            events.subscribe(channel, keys) as queue,
+            while_open or contextlib.nullcontext(),
+        ):
             yield "retry: 2000\n\n"
             while True:
                 try:
@@ -216,6 +228,8 @@ def live_events(
                         return
                     yield ": keepalive\n\n"
                     continue
+                if event is END:
+                    return
                 what = getattr(event, "what", "")
                 if what and (accept is None or accept(event)):
                     yield f"event: {what}\ndata: {what}\n\n"
@@ -240,13 +254,28 @@ SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
     # Invitation links carry a token: never leak a URL to another site.
     (b"referrer-policy", b"no-referrer"),
-    (
-        b"content-security-policy",
-        b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        b"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-    ),
     (b"cache-control", b"no-store"),
+    # Nothing here uses the camera, microphone, location or payment: no page may ask.
+    (
+        b"permissions-policy",
+        b"camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()",
+    ),
 ]
+def content_security_policy(nonce: str) -> tuple[bytes, bytes]:
+    """Scripts from our own origin only; styles too, plus the ones the editor (CodeMirror)
+    inserts itself, which carry this response's nonce (``EditorView.cspNonce``). No
+    'unsafe-inline': an injected style or script never runs."""
+    return (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data:; style-src 'self' 'nonce-"
+        + nonce.encode()
+        + b"'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; "
+        b"base-uri 'none'; form-action 'self'",
+    )
+
+
+#: Sent only when Kring is served over https (a browser ignores it over http anyway).
+HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
 
 def cookie_header(
@@ -295,6 +324,7 @@ class WebMiddleware:
         if not csrf_cookie:
             new_csrf = csrf_cookie = secrets.token_urlsafe(24)
         state["csrf_token"] = csrf_token_for(settings.secret_key, csrf_cookie)
+        state["csp_nonce"] = nonce = secrets.token_urlsafe(16)
         state["actor"] = await self._actor(scope, conn, settings)
         started = time.perf_counter()
         status = 0
@@ -305,7 +335,16 @@ class WebMiddleware:
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 names = {k.lower() for k, _ in headers}
+                if scope.get("path", "").startswith("/static/"):
+                    # Not case data: the browser keeps it, and asks again with its ETag (a
+                    # new bundle after a deploy is picked up at once, unchanged ones are 304).
+                    headers.append((b"cache-control", b"no-cache"))
+                    names.add(b"cache-control")
                 headers += [(k, v) for k, v in SECURITY_HEADERS if k not in names]
+                if b"content-security-policy" not in names:
+                    headers.append(content_security_policy(nonce))
+                if settings.secure_cookies:
+                    headers.append(HSTS)
                 if new_csrf:
                     headers.append((b"set-cookie", cookie_header(CSRF_COOKIE, new_csrf, settings)))
                 message["headers"] = headers
@@ -343,13 +382,11 @@ async def handle_kring_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, NotSignedIn):
         if request.method == "GET":
             return redirect("/login?next=" + quote(request.url.path))
-        return render(
-            request, "errors/error.html", {"message": i18n._(exc.user_message)}, status_code=401
-        )
+        return render(request, "errors/error.html", {"message": exc.message()}, status_code=401)
     return render(
         request,
         "errors/error.html",
-        {"message": i18n._(exc.user_message)},
+        {"message": exc.message()},
         status_code=exc.status_code,
     )
 
@@ -359,6 +396,24 @@ async def handle_not_found(request: Request, exc: Exception) -> Response:
 
     return render(
         request, "errors/error.html", {"message": i18n._(NotFound.user_message)}, status_code=404
+    )
+
+
+async def handle_unavailable(request: Request, exc: Exception) -> Response:
+    """A stored document that cannot be read (see ``realtime.store``): say so, never a 500."""
+    log.error(
+        "a document could not be read on %s %s", request.method, _route_template(request.scope)
+    )
+    return render(
+        request,
+        "errors/error.html",
+        {
+            "message": i18n._(
+                "Een tekst in dit plan kan nu niet worden geladen. Er is niets verloren gegaan "
+                "van wat wel te lezen is. Meld het bij de regisseur als het zo blijft."
+            )
+        },
+        status_code=503,
     )
 
 

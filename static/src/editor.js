@@ -27,6 +27,11 @@ const serverUrl = () =>
   (location.protocol === 'https:' ? 'wss:' : 'ws:') + '//' + location.host + '/realtime'
 
 // Matches kring.css: same border as textareas, the site-wide amber focus ring.
+function cspNonce () {
+  const meta = document.querySelector('meta[name="csp-nonce"]')
+  return (meta && meta.getAttribute('content')) || ''
+}
+
 const theme = EditorView.theme({
   '&': { border: '2px solid #767676', borderRadius: '8px', background: '#fff', color: '#111' },
   '&.cm-focused': { outline: '3px solid #f5a623', outlineOffset: '2px' },
@@ -127,6 +132,9 @@ const mount = (el) => {
         EditorView.lineWrapping,
         EditorView.contentAttributes.of({ 'aria-label': el.dataset.label || '' }),
         theme,
+        // CodeMirror inserts its own style element; our CSP lets it in only with this page's
+        // nonce (no 'unsafe-inline'), else the editor has no border, focus ring or carets.
+        EditorView.cspNonce.of(cspNonce()),
         yCollab(ytext, provider.awareness, { undoManager })
       ]
     })

@@ -58,6 +58,13 @@ def test_two_participants_see_each_others_text_and_saved_state(demo_server, new_
     fatima.locator("#notes .cm-content", has_text="Oma Ria neemt op").wait_for()
     fatima.locator("#notes .cm-ySelectionInfo", has_text="Linda").wait_for()
     linda.locator("#notes .cm-ySelectionInfo", has_text="Fatima").wait_for()
+    # Drawn as a caret with a name label above it, not as loose text in the line: the
+    # editor's own styles got in (they carry the page's CSP nonce).
+    label = fatima.locator("#notes .cm-ySelectionInfo", has_text="Linda")
+    assert label.evaluate("e => getComputedStyle(e).position") == "absolute"
+    assert fatima.locator("#notes .cm-editor").evaluate(
+        "e => getComputedStyle(e).position"
+    ) == "relative"
     # Fatima's editor sent her own caret, and never echoed Linda's presence back (stock
     # y-websocket sends every state it applies: the server's presence traffic squared).
     sent = fatima.evaluate("window.sentPresence")

@@ -199,15 +199,17 @@ class Standalone:
 
 async def _fake_authorize(websocket: WebSocket, document: str) -> Grant | None:
     who = websocket.headers.get("x-test-grant", "")
-    if who not in ("writer", "reader"):
+    # "writer", "writer-2"...: writers, each their own person; "reader": read-only.
+    if not (who == "reader" or who.startswith("writer")):
         return None
     return Grant(
         document=document,
-        can_write=who == "writer",
+        can_write=who != "reader",
         author=f"test:{who}",
         name=who.title(),
-        role="professional" if who == "writer" else "observer",
+        role="professional" if who != "reader" else "observer",
         colour="#336699",
+        keys=frozenset({f"grant:{who}"}),
     )
 
 

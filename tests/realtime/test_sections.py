@@ -70,3 +70,30 @@ async def test_a_section_of_another_case_is_refused(world, db, connect):
     # The section id under another case's name: the case part must match the section's case.
     with pytest.raises(websockets.InvalidStatus):
         await connect("household", world, section_document(world.other_case.id, section.id))
+
+
+async def test_own_words_her_perspective_is_read_only_for_others_over_the_socket(
+    world, db, connect, app
+):
+    """Issue 15: "Zo ziet Linda het" was editable by every household member over the socket."""
+    from workspace.models import Participant
+
+    async with db.begin() as session:
+        await ensure_sections(session, world.case.id)
+        person = (await session.get(Participant, world.household.id)).person_id
+        hers = await session.scalar(
+            select(Section).where(
+                Section.case_id == world.case.id,
+                Section.key == "perspectief",
+                Section.person_id == person,
+            )
+        )
+    document = section_document(world.case.id, hers.id)
+    linda = await connect("household", world, document)
+    await linda.type("Ik ben bang als hij boos wordt.")
+    await linda.wait_for(linda.all_stored)
+    hasan = await connect("network", world, document)
+    await hasan.wait_for(lambda: "bang" in str(hasan.text))
+    await hasan.type(" Valt wel mee.")
+    await hasan.wait_for(lambda: "readonly" in hasan.errors)
+    assert await app.state.realtime.text(document) == "Ik ben bang als hij boos wordt."

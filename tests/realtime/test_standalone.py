@@ -388,3 +388,51 @@ def test_building_keeps_updates_whose_dependencies_are_missing():
     again.apply_update(state)
     again.apply_update(first)
     assert str(again.get("text", type=Text)) == "AB"
+
+
+async def test_presence_of_someone_who_left_cannot_be_taken_over_by_echoes(standalone):
+    """Issue 14: a client announced presence for many ids and left; stock clients echo the
+    states they applied. The echoes are ignored: the honest client stays connected, and no
+    departed id reappears under its name."""
+    served = await standalone()
+    honest = await served.connect(who="writer")
+    watcher = await served.connect(who="writer-2")
+    attacker = await served.connect(who="reader")
+    await honest.send(_awareness(500, 1, '{"cursor":1}'))
+    forged = list(range(9000, 9012))
+    for client_id in forged:
+        await attacker.send(_awareness(client_id, 1, '{"cursor":2}'))
+    await honest.wait_for(lambda: any(e.client_id == forged[7] for e in _entries(honest)))
+    await attacker.close()
+    await honest.wait_for(
+        lambda: any(e.client_id == forged[0] and e.state == "null" for e in _entries(honest))
+    )
+    # What a stock client does with every state it applied: send it back.
+    for entry in [e for e in _entries(honest) if e.client_id in forged and e.state != "null"]:
+        await honest.send(_awareness(entry.client_id, entry.clock, entry.state))
+        await honest.send(_awareness(entry.client_id, entry.clock + 5, entry.state))
+    await honest.send(_awareness(500, 2, '{"cursor":3}'))
+    await watcher.wait_for(
+        lambda: any(e.client_id == 500 and '"cursor":3' in e.state for e in _entries(watcher))
+    )
+    assert honest.closed is None
+    revived = [
+        e
+        for e in _entries(watcher)
+        if e.client_id in forged and e.state != "null" and '"name":"Writer"' in e.state
+    ]
+    assert revived == []
+
+
+async def test_the_same_person_takes_their_presence_back_after_a_reconnect(standalone):
+    served = await standalone()
+    watcher = await served.connect(who="writer-2")
+    first = await served.connect(who="writer")
+    await first.send(_awareness(700, 1, '{"cursor":1}'))
+    await watcher.wait_for(lambda: any(e.client_id == 700 for e in _entries(watcher)))
+    await first.close()
+    again = await served.connect(who="writer")
+    await again.send(_awareness(700, 3, '{"cursor":9}'))
+    await watcher.wait_for(
+        lambda: any(e.client_id == 700 and '"cursor":9' in e.state for e in _entries(watcher))
+    )

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from realtime import protocol
 from realtime.tables import updates
 from tests.realtime.conftest import clock_in
+from workspace.audit.coalesce import write_refusals
 from workspace.models import AuditEvent
 from workspace.notes import document_name
 
@@ -104,15 +105,50 @@ async def test_read_only_participant_receives_but_cannot_write(connect, world, d
 
 
 @pytest.mark.parametrize("who", [None, "outsider", "manager"])
-async def test_no_access_means_no_socket(connect, world, who, db):
+async def test_no_access_means_no_socket(connect, world, who, db, app):
     with pytest.raises(websockets.InvalidStatus) as refused:
         await connect(who, world)
     assert refused.value.response.status_code == 403
+    # Refusals before sign-in are counted and written once a minute (audit.coalesce).
+    await write_refusals(db, app.state.refusals)
     async with db.begin() as session:
         denied = await session.scalar(
-            select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "notes.denied")
+            select(func.sum(AuditEvent.count)).where(AuditEvent.action == "notes.denied")
         )
     assert denied >= 1
+
+
+async def test_a_flood_of_anonymous_upgrades_is_counted_not_written(connect, world, db, app):
+    async def rows() -> tuple[int, int]:
+        async with db.begin() as session:
+            found = (
+                await session.execute(
+                    select(func.count(), func.coalesce(func.sum(AuditEvent.count), 0)).where(
+                        AuditEvent.action == "notes.denied"
+                    )
+                )
+            ).one()
+        return int(found[0]), int(found[1])
+
+    for _ in range(60):
+        with pytest.raises(websockets.InvalidStatus):
+            await connect(None, world)
+    assert await rows() == (0, 0)
+    await write_refusals(db, app.state.refusals)
+    written, counted = await rows()
+    assert written == 1
+    assert counted == 60
+
+
+async def test_reopening_a_document_in_one_visit_is_audited_once(connect, world, db):
+    for _ in range(5):
+        client = await connect("coordinator", world)
+        await client.close()
+    async with db.begin() as session:
+        opens = await session.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "notes.open")
+        )
+    assert opens == 1
 
 
 async def test_a_foreign_origin_is_refused(connect, world):

@@ -22,11 +22,51 @@ async def test_an_unhandled_error_shows_a_plain_dutch_page_without_a_trace(app, 
     assert "incident" in caplog.text
 
 
-async def test_security_headers_on_every_page(browser):
-    response = await browser().get("/login")
-    assert response.headers["x-frame-options"] == "DENY"
-    assert response.headers["referrer-policy"] == "no-referrer"
-    assert "script-src 'self'" in response.headers["content-security-policy"]
+async def test_security_headers_on_every_page(browser, world):
+    b = browser()
+    await b.login(world.coordinator.email)
+    case = f"/cases/{world.case.id}"
+    nonces = set()
+    for path in ("/login", "/cases", case, f"{case}/plan", f"{case}/audit", "/nergens", "/healthz"):
+        response = await b.get(path)
+        headers = response.headers
+        assert headers["x-frame-options"] == "DENY", path
+        assert headers["referrer-policy"] == "no-referrer", path
+        assert "camera=()" in headers["permissions-policy"], path
+        policy = headers["content-security-policy"]
+        assert "script-src 'self';" in policy, path
+        assert "unsafe-inline" not in policy, path
+        nonce = policy.split("'nonce-", 1)[1].split("'", 1)[0]
+        if "text/html" in headers.get("content-type", ""):
+            # The page hands the editor this response's nonce, and only that one.
+            assert f'<meta name="csp-nonce" content="{nonce}">' in response.text, path
+        nonces.add(nonce)
+        # Over http a browser ignores HSTS; it is sent only when Kring is served over https.
+        assert "strict-transport-security" not in headers, path
+    assert len(nonces) == 7  # a fresh nonce for every response
+
+
+async def test_hsts_when_served_over_https(settings):
+    from dataclasses import replace
+
+    from starlette.applications import Starlette
+
+    from tests.conftest import Browser
+    from workspace.app import create_app
+
+    app: Starlette = create_app(replace(settings, base_url="https://kring.example.nl"))
+    async with app.router.lifespan_context(app):
+        b = Browser(app)
+        response = await b.get("/login")
+        await b.aclose()
+    assert response.headers["strict-transport-security"].startswith("max-age=31536000")
+
+
+async def test_an_audit_page_number_too_big_for_an_id_is_ignored(browser, world):
+    b = browser()
+    await b.login(world.coordinator.email)
+    response = await b.get(f"/cases/{world.case.id}/audit?voor=99999999999999999999999")
+    assert response.status_code == 200
 
 
 async def test_cookies_are_http_only_and_same_site(browser, world):
@@ -61,3 +101,29 @@ async def test_case_pages_ask_for_sign_in_and_come_back(browser, world):
     response = await b.get(f"/cases/{world.case.id}")
     assert response.status_code == 303
     assert response.headers["location"] == f"/login?next=/cases/{world.case.id}"
+
+
+async def test_health_says_so_when_the_database_does_not_answer(app, browser, monkeypatch):
+    b = browser()
+    assert (await b.get("/healthz")).text == "ok"
+
+    from workspace.db import create_engine
+
+    # A database that cannot be reached (nothing listens on that port).
+    gone = create_engine("postgresql+asyncpg://kring@127.0.0.1:9/kring")
+    monkeypatch.setattr(app.state.db, "engine", gone)
+    response = await b.get("/healthz")
+    await gone.dispose()
+    assert response.status_code == 503
+
+
+async def test_static_files_are_kept_by_the_browser_and_compressed(browser):
+    b = browser()
+    first = await b.get("/static/editor.js", headers={"accept-encoding": "gzip"})
+    assert first.status_code == 200
+    assert first.headers["cache-control"] == "no-cache"
+    assert first.headers["content-encoding"] == "gzip"
+    again = await b.get("/static/editor.js", headers={"if-none-match": first.headers["etag"]})
+    assert again.status_code == 304
+    # Pages stay unkept: they hold case data.
+    assert (await b.get("/login")).headers["cache-control"] == "no-store"

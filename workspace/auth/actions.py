@@ -7,16 +7,18 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from workspace import audit
 from workspace.access import Actor, CaseAccess
+from workspace.auth import throttle
 from workspace.config import Settings
-from workspace.errors import NotFound, Throttled, ValidationError
+from workspace.errors import NotFound, ValidationError
 from workspace.i18n import N_
 from workspace.models import (
     CaseRole,
@@ -82,14 +84,27 @@ async def _start_session(
     return NewSession(token, row)
 
 
-async def login(
-    db: AsyncSession, settings: Settings, email: str, password: str, source: str
-) -> NewSession | Refused:
-    """Check a password sign-in, throttled per email and per source address.
+def email_key(email: str) -> str:
+    """How throttling and known devices name an account: never the address itself."""
+    return token_hash("email:" + normalise_email(email))
 
-    Raises ValidationError for empty fields and Throttled when there were too many failures
-    lately. A wrong email or password returns Refused (one answer for both, so the form does
-    not reveal which emails exist) after adding a failure row: the caller must commit it."""
+
+async def login(
+    db: AsyncSession,
+    settings: Settings,
+    email: str,
+    password: str,
+    source: str,
+    *,
+    known_device: bool = False,
+) -> NewSession | Refused:
+    """Check a password sign-in, slowed down per email and per source address
+    (``workspace.auth.throttle``; a browser that signed in to this account before is only
+    slowed down by its own failures).
+
+    Raises ValidationError for empty fields and Throttled when this attempt must wait. A wrong
+    email or password returns Refused (one answer for both, so the form does not reveal which
+    emails exist) after adding a failure row: the caller must commit it."""
     email = normalise_email(email)
     errors = {}
     if not email:
@@ -98,29 +113,22 @@ async def login(
         errors["password"] = N_("Vul je wachtwoord in.")
     if errors:
         raise ValidationError(errors)
-    window = timedelta(minutes=settings.login_window_minutes)
-    since = utcnow() - window
-    email_key = token_hash("email:" + email)
-    by_email = await db.scalar(
-        select(func.count())
-        .select_from(LoginFailure)
-        .where(LoginFailure.email_hash == email_key, LoginFailure.at > since)
+    key = email_key(email)
+    await throttle.check(
+        db, settings, kind=throttle.LOGIN, source=source, email_hash=key, known_device=known_device
     )
-    by_source = await db.scalar(
-        select(func.count())
-        .select_from(LoginFailure)
-        .where(LoginFailure.source == source, LoginFailure.at > since)
-    )
-    if (by_email or 0) >= settings.login_max_failures or (by_source or 0) >= (
-        4 * settings.login_max_failures
-    ):
-        raise Throttled(settings.login_window_minutes)
     user = await db.scalar(select(User).where(User.email == email))
     ok = verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.active:
-        db.add(LoginFailure(email_hash=email_key, source=source))
+        throttle.record(
+            db, kind=throttle.LOGIN, source=source, email_hash=key, known_device=known_device
+        )
         return Refused("credentials")
-    await db.execute(delete(LoginFailure).where(LoginFailure.email_hash == email_key))
+    await db.execute(
+        delete(LoginFailure).where(
+            LoginFailure.kind == throttle.LOGIN, LoginFailure.email_hash == key
+        )
+    )
     if _hasher.check_needs_rehash(user.password_hash or ""):
         user.password_hash = _hasher.hash(password)
     new = await _start_session(
@@ -130,13 +138,22 @@ async def login(
     return new
 
 
-async def logout(db: AsyncSession, actor: Actor) -> None:
-    await db.execute(
+async def end_sessions(db: AsyncSession, *where: Any) -> frozenset[str]:
+    """End every open session matching ``where``; returns their grant keys, for the caller to
+    end that access everywhere after commit (``workspace.grants.end_access``)."""
+    ended = await db.execute(
         update(Session)
-        .where(Session.id == actor.session_id, Session.revoked_at.is_(None))
+        .where(Session.revoked_at.is_(None), *where)
         .values(revoked_at=utcnow())
+        .returning(Session.id)
+        .execution_options(synchronize_session=False)
     )
+    return frozenset(f"session:{session_id}" for session_id in ended.scalars())
+
+
+async def logout(db: AsyncSession, actor: Actor) -> frozenset[str]:
     audit.record(db, actor, "auth.logout")
+    return await end_sessions(db, Session.id == actor.session_id) | {f"session:{actor.session_id}"}
 
 
 async def actor_for_token(
@@ -159,6 +176,8 @@ async def actor_for_token(
             return None
         actor = Actor(row.id, user, None, source)
     else:
+        if now - row.last_seen_at > timedelta(hours=settings.member_session_idle_hours):
+            return None
         participant = await db.get(Participant, row.participant_id)
         if participant is None or participant.revoked_at is not None:
             return None
@@ -246,23 +265,22 @@ async def create_invitation(
     return NewInvitation(token, invitation)
 
 
-async def revoke_invitation(db: AsyncSession, who: CaseAccess, invitation_id: uuid.UUID) -> None:
-    """Revoke a link; if it was claimed, the member's sessions through it end with it."""
+async def revoke_invitation(
+    db: AsyncSession, who: CaseAccess, invitation_id: uuid.UUID
+) -> frozenset[str]:
+    """Revoke a link; if it was claimed, the member's sessions through it end with it (their
+    grant keys are returned)."""
     from workspace.access import Action
 
     who.require(Action.REVOKE_INVITATION)
     invitation = await db.get(Invitation, invitation_id)
     if invitation is None or invitation.participant.case_id != who.case.id:
         raise NotFound("no such invitation in this case")
-    now = utcnow()
     if invitation.revoked_at is None:
-        invitation.revoked_at = now
-    await db.execute(
-        update(Session)
-        .where(Session.invitation_id == invitation.id, Session.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
+        invitation.revoked_at = utcnow()
+    ended = await end_sessions(db, Session.invitation_id == invitation.id)
     audit.record(db, who, "invitation.revoke", object_type="invitation", object_id=invitation.id)
+    return ended
 
 
 async def claim_invitation(
@@ -322,18 +340,14 @@ async def claim_invitation(
     return NewSession(new.token, new.session, participant.case_id)
 
 
-async def end_sessions_of_participant(db: AsyncSession, participant_id: uuid.UUID) -> None:
-    now = utcnow()
+async def end_sessions_of_participant(
+    db: AsyncSession, participant_id: uuid.UUID
+) -> frozenset[str]:
+    """Their invitations and sessions end; returns the grant keys of what ended."""
     await db.execute(
         update(Invitation)
         .where(Invitation.participant_id == participant_id, Invitation.revoked_at.is_(None))
-        .values(revoked_at=now)
+        .values(revoked_at=utcnow())
     )
-    await db.execute(
-        update(Session)
-        .where(
-            Session.participant_id == participant_id,
-            Session.revoked_at.is_(None),
-        )
-        .values(revoked_at=now)
-    )
+    ended = await end_sessions(db, Session.participant_id == participant_id)
+    return ended | {f"participant:{participant_id}"}

@@ -5,14 +5,16 @@ from __future__ import annotations
 import secrets
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from workspace import i18n
-from workspace.auth import actions
+from workspace.auth import actions, throttle
 from workspace.config import Settings
 from workspace.errors import Throttled, ValidationError
+from workspace.grants import end_access
 from workspace.i18n import N_
+from workspace.models import Session
 from workspace.web import (
     DEVICE_COOKIE,
     LANG_COOKIE,
@@ -36,6 +38,18 @@ def _signed_in(response: Response, settings: Settings, token: str, max_age: int)
     return response
 
 
+async def end_previous_session(request: Request) -> None:
+    """After a new sign-in in this browser: the session its cookie held before ends, with
+    everything opened under it. One browser, one session - an old cookie copied from it
+    earlier stops working."""
+    old = request.cookies.get(SESSION_COOKIE, "")
+    if not old:
+        return
+    async with request.app.state.db.begin() as db:
+        ended = await actions.end_sessions(db, Session.token_hash == actions.token_hash(old))
+    await end_access(request.app, ended)
+
+
 async def login_page(request: Request) -> Response:
     if getattr(request.state, "actor", None) is not None:
         return redirect(safe_next(request.query_params.get("next")))
@@ -51,6 +65,8 @@ async def login(request: Request) -> Response:
     values = form_values(form, "email")
     next_url = safe_next(str(form.get("next") or ""))
     settings: Settings = request.app.state.settings
+    known_cookie = request.cookies.get(throttle.KNOWN_COOKIE, "")
+    key = actions.email_key(values["email"])
     try:
         async with request.app.state.db.begin() as db:
             new = await actions.login(
@@ -59,6 +75,7 @@ async def login(request: Request) -> Response:
                 values["email"],
                 str(form.get("password") or ""),
                 client_source(request),
+                known_device=throttle.is_known(settings.secret_key, known_cookie, key),
             )
     except ValidationError as exc:
         return render(
@@ -71,7 +88,7 @@ async def login(request: Request) -> Response:
         return render(
             request,
             "auth/login.html",
-            {"values": values, "errors": {"form": exc.user_message}, "next": next_url},
+            {"values": values, "errors": {"form": exc.message()}, "next": next_url},
             status_code=429,
         )
     if isinstance(new, actions.Refused):
@@ -83,7 +100,21 @@ async def login(request: Request) -> Response:
             {"values": values, "errors": errors, "next": next_url},
             status_code=422,
         )
-    return _signed_in(redirect(next_url), settings, new.token, settings.session_max_hours * 3600)
+    await end_previous_session(request)
+    response = redirect(next_url)
+    # This browser is now a known device of the account: others' guesses never slow it down.
+    response.raw_headers.append(
+        (
+            b"set-cookie",
+            cookie_header(
+                throttle.KNOWN_COOKIE,
+                throttle.remember(settings.secret_key, known_cookie, key),
+                settings,
+                max_age=DEVICE_MAX_AGE,
+            ),
+        )
+    )
+    return _signed_in(response, settings, new.token, settings.session_max_hours * 3600)
 
 
 async def logout(request: Request) -> Response:
@@ -91,9 +122,32 @@ async def logout(request: Request) -> Response:
     actor = getattr(request.state, "actor", None)
     if actor is not None:
         async with request.app.state.db.begin() as db:
-            await actions.logout(db, actor)
+            ended = await actions.logout(db, actor)
+        await end_access(request.app, ended)
     response = redirect("/login")
     response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+#: Where "Snel weg" goes: a page that says nothing about Kring, help or the family.
+QUICK_EXIT_URL = "https://www.google.nl/"
+
+
+async def quick_exit(request: Request) -> Response:
+    """"Snel weg": for someone whose phone may be looked at by the person using violence.
+    Ends the session on this device at once (everything open closes, see ``end_access``),
+    forgets the cookies, and leaves for a neutral site. No CSRF check on purpose: it must
+    work in one tap from any page, and all it can do is sign this browser out."""
+    actor = getattr(request.state, "actor", None)
+    if actor is not None:
+        async with request.app.state.db.begin() as db:
+            ended = await actions.logout(db, actor)
+        await end_access(request.app, ended)
+    response = RedirectResponse(QUICK_EXIT_URL, status_code=303)
+    for cookie in (SESSION_COOKIE, throttle.KNOWN_COOKIE, LANG_COOKIE):
+        response.delete_cookie(cookie, path="/")
+    # Ask the browser to drop what it kept of this site (cache, storage) as well.
+    response.headers["clear-site-data"] = '"cache", "storage"'
     return response
 
 
@@ -131,6 +185,7 @@ async def claim_invitation(request: Request) -> Response:
             {"token": "", "refusal": i18n._(REFUSALS[new.reason])},
             status_code=403,
         )
+    await end_previous_session(request)
     response = redirect(f"/cases/{new.case_id}")
     response.raw_headers.append(
         (b"set-cookie", cookie_header(DEVICE_COOKIE, device, settings, max_age=DEVICE_MAX_AGE))
@@ -158,6 +213,7 @@ routes = [
     Route("/login", login_page, methods=["GET"], name="login"),
     Route("/login", login, methods=["POST"]),
     Route("/logout", logout, methods=["POST"], name="logout"),
+    Route("/snel-weg", quick_exit, methods=["POST"], name="quick_exit"),
     Route("/uitnodiging/{token}", invitation_page, methods=["GET"], name="invitation"),
     Route("/uitnodiging", claim_invitation, methods=["POST"], name="claim_invitation"),
     Route("/taal", set_language, methods=["POST"], name="language"),

@@ -163,9 +163,7 @@ async def let_person_take_part(db: AsyncSession, who: CaseAccess, person: Person
     )
     db.add(participant)
     await db.flush()
-    audit.record(
-        db, who, "participant.create", object_type="participant", object_id=participant.id
-    )
+    audit.record(db, who, "participant.create", object_type="participant", object_id=participant.id)
     return participant
 
 
@@ -218,15 +216,17 @@ async def add_professional(
     return participant
 
 
-async def revoke_participant(db: AsyncSession, who: CaseAccess, participant_id: uuid.UUID) -> None:
-    """Stop someone taking part: their sessions and invitations end at once. The last
-    coordinator cannot be removed (a case always has its fixed face)."""
+async def revoke_participant(
+    db: AsyncSession, who: CaseAccess, participant_id: uuid.UUID
+) -> frozenset[str]:
+    """Stop someone taking part: their sessions and invitations end at once (their grant keys
+    are returned). The last coordinator cannot be removed (a case always has its fixed face)."""
     who.require(Action.REVOKE_PARTICIPANT)
     participant = await db.get(Participant, participant_id)
     if participant is None or participant.case_id != who.case.id:
         raise NotFound("no such participant in this case")
     if participant.revoked_at is not None:
-        return
+        return frozenset()
     if participant.role == CaseRole.COORDINATOR:
         others = await db.scalar(
             select(Participant.id).where(
@@ -243,8 +243,9 @@ async def revoke_participant(db: AsyncSession, who: CaseAccess, participant_id: 
                 }
             )
     participant.revoked_at = utcnow()
-    await end_sessions_of_participant(db, participant.id)
+    ended = await end_sessions_of_participant(db, participant.id)
     audit.record(db, who, "participant.revoke", object_type="participant", object_id=participant.id)
+    return ended
 
 
 @dataclass(frozen=True)

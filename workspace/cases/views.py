@@ -12,9 +12,11 @@ from starlette.routing import Route
 
 from workspace import access, audit
 from workspace.access import Action, CaseAccess, case_access
+from workspace.audit.family import member_history, parse_before
 from workspace.auth import actions as auth_actions
 from workspace.cases import actions
 from workspace.errors import ValidationError
+from workspace.grants import end_access
 from workspace.models import CaseRole, Participant, PersonKind
 from workspace.web import actor_of, form_data, form_values, parse_uuid, redirect, render, uuid_param
 
@@ -203,12 +205,16 @@ async def add_professional(request: Request) -> Response:
 async def revoke_participant(request: Request) -> Response:
     participant_id = parse_uuid(request.path_params["participant_id"])
 
-    async def work(db: Any, who: CaseAccess, values: dict[str, str], _: Request) -> None:
-        await actions.revoke_participant(db, who, participant_id)
+    ended: set[str] = set()
 
-    return await _case_form(
+    async def work(db: Any, who: CaseAccess, values: dict[str, str], _: Request) -> None:
+        ended.update(await actions.revoke_participant(db, who, participant_id))
+
+    response = await _case_form(
         request, (), work, block="people", errors_key="manage_errors", values_key="_ignored"
     )
+    await end_access(request.app, ended)  # committed: now nothing of theirs stays open
+    return response
 
 
 async def invite(request: Request) -> Response:
@@ -240,23 +246,36 @@ async def invite(request: Request) -> Response:
 async def revoke_invitation(request: Request) -> Response:
     invitation_id = parse_uuid(request.path_params["invitation_id"])
 
-    async def work(db: Any, who: CaseAccess, values: dict[str, str], _: Request) -> None:
-        await auth_actions.revoke_invitation(db, who, invitation_id)
+    ended: set[str] = set()
 
-    return await _case_form(
+    async def work(db: Any, who: CaseAccess, values: dict[str, str], _: Request) -> None:
+        ended.update(await auth_actions.revoke_invitation(db, who, invitation_id))
+
+    response = await _case_form(
         request, (), work, block="people", errors_key="manage_errors", values_key="_ignored"
     )
+    await end_access(request.app, ended)  # committed: now nothing of theirs stays open
+    return response
 
 
 async def audit_page(request: Request) -> Response:
     actor = actor_of(request)
     case_id = parse_uuid(request.path_params["case_id"])
     before = request.query_params.get("voor")
-    before_id = int(before) if before and before.isdigit() else None
     async with request.app.state.db.begin() as db:
         who = await case_access(db, actor, case_id)
         who.require(Action.VIEW_AUDIT)
-        lines, next_id = await audit.case_history(db, case_id, before_id=before_id)
+        family = who.participant.user_id is None
+        if family:
+            # A member sees the professionals and themselves, never another member, never a
+            # row about what is hidden from them (audit.family).
+            page = await member_history(db, who, before=parse_before(before))
+            lines, next_page = page.lines, page.before
+        else:
+            # Ids are 64-bit: anything longer is not one (and must not reach the database).
+            before_id = int(before) if before and before.isdigit() and len(before) <= 18 else None
+            lines, next_id = await audit.case_history(db, case_id, before_id=before_id)
+            next_page = str(next_id) if next_id else None
         audit.record(db, who, "audit.view", object_type="case", object_id=case_id)
     return render(
         request,
@@ -265,7 +284,8 @@ async def audit_page(request: Request) -> Response:
             "who": who,
             "case": who.case,
             "lines": lines,
-            "next_id": next_id,
+            "family": family,
+            "next_page": next_page,
             "role_labels": {r.value: label for r, label in access.ROLE_LABELS.items()},
         },
     )

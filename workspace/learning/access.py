@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.websockets import WebSocket
 
 from workspace import audit
+from workspace.access import grant_keys
 from workspace.errors import NotFound
 from workspace.learning import parse_copy_document
 from workspace.learning.intervision import member_copy
@@ -72,4 +73,5 @@ async def authorize(websocket: WebSocket, document: str) -> Grant | None:
         name=user.name,
         role="intervisie",
         colour=PALETTE[digest[0] % len(PALETTE)],
+        keys=grant_keys(actor),
     )

@@ -11,18 +11,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from workspace import audit
-from workspace.access import Actor
+from workspace.access import Actor, grant_keys
 from workspace.cases.actions import my_cases
 from workspace.errors import Conflict, NotFound, ValidationError
 from workspace.i18n import _
@@ -39,6 +38,7 @@ from workspace.web import (
     actor_of,
     form_data,
     is_htmx,
+    live_events,
     parse_uuid,
     redirect,
     render,
@@ -862,33 +862,7 @@ async def session_live(request: Request) -> Response:
     async with request.app.state.db.begin() as db:
         await iv.member_session(db, actor, session_id)
         audit.record(db, actor, "session.live", object_type="session", object_id=session_id)
-    events = request.app.state.events
-
-    async def stream() -> AsyncIterator[str]:
-        async with events.subscribe(session_id) as queue:
-            yield "retry: 2000\n\n"
-            while True:
-                try:
-                    event = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
-                except TimeoutError:
-                    if await request.is_disconnected():
-                        return
-                    yield ": keepalive\n\n"
-                    continue
-                what = getattr(event, "what", "")
-                if what:
-                    yield f"event: {what}\ndata: {what}\n\n"
-
-    async def guarded() -> AsyncIterator[str]:
-        with contextlib.suppress(asyncio.CancelledError):
-            async for chunk in stream():
-                yield chunk
-
-    return StreamingResponse(
-        guarded(),
-        media_type="text/event-stream",
-        headers={"x-accel-buffering": "no", "cache-control": "no-store"},
-    )
+    return live_events(request, session_id, keys=grant_keys(actor))
 
 
 async def _session_markdown(request: Request) -> tuple[str, Session]:

@@ -19,9 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from workspace import audit
 from workspace.access import Action, Actor, CaseAccess
+from workspace.auth import throttle
+from workspace.auth.actions import end_sessions
 from workspace.cases.actions import let_person_take_part
 from workspace.config import Settings
-from workspace.errors import Conflict, NotFound, Throttled, ValidationError
+from workspace.errors import Conflict, NotFound, ValidationError
 from workspace.i18n import N_, Label
 from workspace.meetings.models import (
     AgendaItem,
@@ -35,7 +37,6 @@ from workspace.meetings.models import (
 )
 from workspace.models import (
     CaseRole,
-    LoginFailure,
     Participant,
     Person,
     Session,
@@ -251,7 +252,9 @@ async def plan_meeting(
         roles=(CaseRole.COORDINATOR, CaseRole.PROFESSIONAL),
     )
     if chair is None:
-        form.errors["chair_id"] = N_("Kies wie het overleg leidt: de regisseur of een professional.")
+        form.errors["chair_id"] = N_(
+            "Kies wie het overleg leidt: de regisseur of een professional."
+        )
     scribe = None
     if values.get("scribe_id"):
         scribe = await _case_participant(db, who, str(values.get("scribe_id")))
@@ -405,9 +408,7 @@ async def open_meeting(
         raise Conflict(f"meeting is {meeting.state}, not planned")
     other = await open_meeting_of(db, who.case.id)
     if other is not None:
-        raise ValidationError(
-            {"state": N_("Er is al een ander overleg open. Sluit dat eerst.")}
-        )
+        raise ValidationError({"state": N_("Er is al een ander overleg open. Sluit dat eerst.")})
     meeting.state = MeetingState.OPEN
     meeting.opened_at = utcnow()
     meeting.code = await _new_code(db)
@@ -489,8 +490,8 @@ async def _agenda_item_for(
 @dataclass(frozen=True)
 class Closed:
     meeting: Meeting
-    #: Participants whose guest sessions ended: their open connections must be closed too.
-    guests: list[uuid.UUID]
+    #: The grant keys of the guest sessions that ended: their connections must close too.
+    ended: frozenset[str]
     #: Working days in which participants may react to the draft minutes.
     reaction_days: int
 
@@ -521,20 +522,13 @@ async def close_meeting(
             select(Guest).where(Guest.meeting_id == meeting.id, Guest.state != GuestState.ENDED)
         )
     )
-    ended: list[uuid.UUID] = []
     for guest in guests:
-        if guest.state == GuestState.ADMITTED and guest.participant_id is not None:
-            ended.append(guest.participant_id)
         guest.state = GuestState.ENDED
-    if guests:
-        await db.execute(
-            update(Session)
-            .where(
-                Session.guest_id.in_([g.id for g in guests]),
-                Session.revoked_at.is_(None),
-            )
-            .values(revoked_at=now)
-        )
+    ended = (
+        await end_sessions(db, Session.guest_id.in_([g.id for g in guests]))
+        if guests
+        else frozenset()
+    )
     await db.execute(
         update(Attendance)
         .where(Attendance.meeting_id == meeting.id, Attendance.last_seen_at.is_(None))
@@ -650,21 +644,18 @@ async def join_with_code(
         form.errors["name"] = N_("Dit is te lang. Maak het korter.")
     if not code:
         form.errors["code"] = N_("Vul de code in die op het scherm staat.")
-    window = utcnow() - timedelta(minutes=settings.login_window_minutes)
-    failures = await db.scalar(
-        select(func.count())
-        .select_from(LoginFailure)
-        .where(LoginFailure.source == source, LoginFailure.at > window)
-    )
-    if (failures or 0) >= 4 * settings.login_max_failures:
-        raise Throttled(settings.login_window_minutes)
+    # Wrong codes are counted apart from sign-ins: guessing codes never locks anyone out of
+    # signing in, and the reverse.
+    await throttle.check(db, settings, kind=throttle.JOIN, source=source)
     meeting = None
     if code:
         meeting = await db.scalar(
             select(Meeting).where(Meeting.code == code, Meeting.state == MeetingState.OPEN)
         )
         if meeting is None:
-            db.add(LoginFailure(email_hash=token_hash("meeting-code"), source=source))
+            throttle.record(
+                db, kind=throttle.JOIN, source=source, email_hash=token_hash("meeting-code")
+            )
             form.errors["code"] = N_(
                 "Deze code werkt niet (meer). Kijk of je hem goed hebt overgenomen van het "
                 "scherm. Is het overleg al voorbij? Gebruik dan je persoonlijke link, of vraag "

@@ -21,8 +21,10 @@ from starlette.routing import Route
 
 from workspace import audit
 from workspace.access import ROLE_LABELS, Action, CaseAccess, case_access
+from workspace.auth.views import end_previous_session
 from workspace.cases.views import qr_svg
 from workspace.errors import Conflict, NotFound, Throttled, ValidationError
+from workspace.grants import end_access
 from workspace.i18n import N_
 from workspace.markdown import render as render_markdown
 from workspace.meetings import actions, minutes, versions
@@ -43,6 +45,7 @@ from workspace.plan import views as plan_views
 from workspace.plan.actions import load_plan
 from workspace.plan.models import Decision, Evaluation, Section
 from workspace.web import (
+    SESSION_COOKIE,
     actor_of,
     client_source,
     cookie_header,
@@ -362,12 +365,12 @@ async def _after_close(request: Request, closed: actions.Closed) -> None:
 
     Someone typing while the chair closes loses nothing: their edits keep being stored (the
     documents belong to the plan, not the meeting); the version and minutes hold what was
-    stored at this moment. Guests' connections close after that, so whatever they typed and
-    sent before is stored first."""
+    stored at this moment. Guests' access ends first: their sockets and event streams close,
+    what they sent before is stored (``end_access`` waits for it), and nothing they send
+    after is taken."""
     meeting = closed.meeting
     realtime = request.app.state.realtime
-    for participant_id in closed.guests:
-        await realtime.disconnect(f"participant:{participant_id}")
+    await end_access(request.app, closed.ended)
     async with request.app.state.db.begin() as db:
         fresh = await db.get(Meeting, meeting.id)
         assert fresh is not None
@@ -441,11 +444,13 @@ async def meeting_live(request: Request) -> Response:
 
     def this_meeting(event: object) -> bool:
         other = getattr(event, "meeting_id", None)
-        return other is None or other == meeting_id
+        # The plan's events on this page follow the plan's rule: only what its reader may see.
+        return (other is None or other == meeting_id) and plan_views.hears(who, event)
 
     return live_events(
         request,
         case_id,
+        keys=who.keys,
         accept=this_meeting,
         while_open=app.state.presence.attend(meeting_id, participant_id, on_change),
     )
@@ -590,7 +595,7 @@ async def post_join(request: Request) -> Response:
                 refused = exc  # still committed: the failure row feeds the throttle
     except Throttled as exc:
         return await join_page(
-            request, status_code=429, values=values, errors={"code": exc.user_message}
+            request, status_code=429, values=values, errors={"code": exc.message()}
         )
     if refused is not None:
         return await join_page(request, status_code=422, values=values, errors=refused.errors)
@@ -642,7 +647,7 @@ async def post_lobby_continue(request: Request) -> Response:
         if guest is None:
             raise NotFound("no guest")
         session = await actions.start_guest_session(db, guest, client_source(request))
-    from workspace.web import SESSION_COOKIE
+    await end_previous_session(request)
 
     response = redirect(
         _path(request, "meeting", case_id=session.case_id, meeting_id=session.meeting_id)
@@ -755,7 +760,13 @@ async def _minutes_view(request: Request, **extra: Any) -> tuple[CaseAccess, dic
     async with request.app.state.db.begin() as db:
         who = await case_access(db, actor, case_id)
         view = await minutes.get_minutes(db, who, meeting_id)
+        # For "Niet voor: ..." beside restricted items (the reader sees them, others not).
+        names = {
+            str(p.id): p.name
+            for p in await db.scalars(select(Person).where(Person.case_id == case_id))
+        }
     context = {
+        "person_names": names,
         "who": who,
         "case": who.case,
         "meeting": view.meeting,

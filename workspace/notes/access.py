@@ -16,7 +16,7 @@ from workspace.access import ROLE_LABELS, Action, case_access
 from workspace.errors import NotFound
 from workspace.learning import access as learning_access
 from workspace.notes import audit_ref, colour_for, parse_document
-from workspace.plan.actions import get_section
+from workspace.plan.actions import get_section, may_write_section
 
 if TYPE_CHECKING:
     from realtime.server import Grant
@@ -34,6 +34,10 @@ async def on_denied(websocket: WebSocket, document: str, reason: str) -> None:
         return  # authorize() already wrote the row
     app: Any = websocket.scope["app"]
     actor = websocket.scope.get("state", {}).get("actor")
+    if actor is None:
+        # Anyone can knock: counted, one row a minute (audit.coalesce), never a write each.
+        app.state.refusals.add("notes.denied", reason, _source(websocket), "websocket")
+        return
     async with app.state.db.begin() as db:
         audit.record(
             db,
@@ -57,6 +61,9 @@ async def authorize(websocket: WebSocket, document: str) -> Grant | None:
     actor = websocket.scope.get("state", {}).get("actor")
     parsed = parse_document(document)
     object_type, object_id = audit_ref(document)
+    if actor is None:
+        app.state.refusals.add("notes.denied", "denied", _source(websocket), "websocket")
+        return None
     async with app.state.db.begin() as db:
 
         def denied(who: Any, object_id: str = "") -> None:
@@ -79,31 +86,41 @@ async def authorize(websocket: WebSocket, document: str) -> Grant | None:
         case_id, section_id = parsed
         try:
             who = await case_access(db, actor, case_id)
+            section = None
             if section_id is not None:
                 # The section's audience is the document's audience (all-or-nothing).
-                await get_section(db, who, section_id)
+                section = await get_section(db, who, section_id)
         except NotFound:
             denied(actor)
             return None
         if not who.can(Action.VIEW_CASE if section_id is None else Action.VIEW_PLAN):
             denied(who, object_id)
             return None
-        audit.record(
-            db,
-            who,
-            "notes.open",
-            object_type=object_type,
-            object_id=object_id,
-            channel="websocket",
-        )
+        # One row per session, document and visit: a page's reconnects are the same visit.
+        if app.state.visits.first((actor.session_id, document)):
+            audit.record(
+                db,
+                who,
+                "notes.open",
+                object_type=object_type,
+                object_id=object_id,
+                channel="websocket",
+            )
         participant = who.participant
+        # A per-person section is written by that person (or the chair writing their words).
+        can_write = (
+            await may_write_section(db, who, section)
+            if section is not None
+            else who.can(Action.EDIT_NOTES)
+        )
         return Grant(
             document=document,
-            can_write=who.can(Action.EDIT_NOTES),
+            can_write=can_write,
             author=f"participant:{participant.id}",
             name=participant.display_name,
             role=ROLE_LABELS[who.role],
             colour=colour_for(participant),
+            keys=who.keys,
         )
 
 

@@ -46,10 +46,25 @@ MAX_TEXT = 4000
 @dataclass(frozen=True)
 class PlanChanged:
     """Published after commit. ``what`` names the fragment that changed (e.g. "agreements-1");
-    every open screen of the case re-fetches it with its own permissions."""
+    every open screen of the case re-fetches it with its own permissions.
+
+    It carries the changed item's audience: the live channel tells nobody outside it that
+    anything changed (that it happened, and when, is itself something the excluded person
+    must not learn). ``agreement``: observers follow agreements, nothing else."""
 
     case_id: uuid.UUID
     what: str
+    audience: str = Audience.ALL
+    excluded: tuple[str, ...] = ()
+    agreement: bool = False
+
+    @classmethod
+    def about(
+        cls, case_id: uuid.UUID, what: str, item: Audienced | None, *, agreement: bool = False
+    ) -> PlanChanged:
+        if item is None:
+            return cls(case_id, what, agreement=agreement)
+        return cls(case_id, what, item.audience, tuple(item.excluded or ()), agreement)
 
 
 # -- input cleaning -------------------------------------------------------------------------
@@ -149,9 +164,19 @@ async def _audience(
     if chosen.audience not in tuple(Audience):
         form.errors["audience"] = N_("Kies wie dit mag zien.")
         return Audience.ALL, []
+    ticked = excluded_ids(chosen.excluded, await _case_person_ids(db, who.case.id))
+    if chosen.audience == Audience.ALL and ticked:
+        # Someone was ticked under "Wie mag dit zien?" while the choice stayed on "Iedereen":
+        # the tick is what they meant. Saving it for everyone would show it to that person.
+        return Audience.EXCEPT, ticked
+    if chosen.audience == Audience.PROFESSIONALS and ticked:
+        form.errors["audience"] = N_(
+            "Je koos 'Alleen professionals' en vinkte ook mensen aan. Kies een van de twee."
+        )
+        return Audience.PROFESSIONALS, []
     if chosen.audience != Audience.EXCEPT:
         return chosen.audience, []
-    excluded = excluded_ids(chosen.excluded, await _case_person_ids(db, who.case.id))
+    excluded = ticked
     if not excluded:
         form.errors["audience"] = N_("Kies wie dit niet mag zien.")
     return Audience.EXCEPT, excluded
@@ -679,6 +704,31 @@ async def writes_for_others(db: AsyncSession, who: CaseAccess, values: Mapping[s
         return False
     meeting = await db.get(Meeting, meeting_id)
     return meeting is not None and meeting.chair_id == who.participant.id
+
+
+async def may_write_section(db: AsyncSession, who: CaseAccess, section: Section) -> bool:
+    """Own words stay one's own. A per-person section ("Zo ziet Linda het", her recovery
+    plan) is written by that person; the coordinator, or the professional chairing an open
+    meeting of the case, may write down their words (the versions show who wrote what).
+    Anyone else may read it and respond elsewhere, never overwrite it."""
+    from workspace.meetings.models import Meeting, MeetingState
+
+    if not who.can(Action.EDIT_NOTES):
+        return False
+    if section.person_id is None or who.participant.person_id == section.person_id:
+        return True
+    if who.role == CaseRole.COORDINATOR:
+        return True
+    if who.role != CaseRole.PROFESSIONAL:
+        return False
+    chairing = await db.scalar(
+        select(Meeting.id).where(
+            Meeting.case_id == who.case.id,
+            Meeting.state == MeetingState.OPEN,
+            Meeting.chair_id == who.participant.id,
+        )
+    )
+    return chairing is not None
 
 
 ENTRY_ACTIONS = {

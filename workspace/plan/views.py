@@ -16,9 +16,10 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from realtime.store import DocumentUnavailable
 from workspace import audit
 from workspace.access import ROLE_LABELS, Action, CaseAccess, case_access
-from workspace.errors import Conflict, NotFound, ValidationError
+from workspace.errors import Conflict, Forbidden, NotFound, ValidationError
 from workspace.i18n import _
 from workspace.markdown import render as render_markdown
 from workspace.meetings.actions import STATE_LABELS as MEETING_STATES
@@ -30,6 +31,7 @@ from workspace.plan import actions, catalogue
 from workspace.plan.actions import AudienceInput, Plan, PlanChanged
 from workspace.plan.chart import Series, score_chart
 from workspace.plan.models import Decision, EntryKind, Section
+from workspace.plan.visibility import audience_allows
 from workspace.web import (
     actor_of,
     form_data,
@@ -68,12 +70,18 @@ async def _sections_context(
     out = []
     for section in sections:
         document = section_document(who.case.id, section.id)
-        text = await realtime.text(document)
+        try:
+            text = await realtime.text(document)
+            unavailable = False
+        except DocumentUnavailable:
+            # One unreadable section never takes the plan down: it says so, the rest works.
+            text, unavailable = "", True
         kind = catalogue.SECTIONS_BY_KEY.get(section.key)
         out.append(
             {
                 "row": section,
                 "document": document,
+                "unavailable": unavailable,
                 "title": actions.section_label(section),
                 "hint": kind.hint if kind else "",
                 "text": text,
@@ -152,6 +160,12 @@ async def plan_context(request: Request, db: Any, who: CaseAccess, **extra: Any)
         "open_meeting": (
             await open_meeting_of(db, who.case.id) if who.can(Action.VIEW_MEETING) else None
         ),
+        # Sections this reader may write in (own words stay one's own: may_write_section).
+        "writable": {
+            section.id
+            for section in plan.sections
+            if await actions.may_write_section(db, who, section)
+        },
     }
     context.update(extra)
     return context
@@ -212,7 +226,10 @@ async def plan_page(request: Request) -> Response:
     return await _plan_response(request)
 
 
-Work = Callable[[Any, CaseAccess, dict[str, str], Any], Awaitable[list[str] | None]]
+#: What a form changed: a fragment's name (for everyone who sees that fragment), or an event
+#: that carries the changed item's audience (``PlanChanged.about``).
+Change = str | PlanChanged
+Work = Callable[[Any, CaseAccess, dict[str, str], Any], Awaitable[list[Change] | None]]
 
 
 async def _plan_form(
@@ -247,8 +264,9 @@ async def _plan_form(
         return await _plan_response(
             request, status_code=409, meeting_id=meeting_id, conflict=form_id
         )
-    for what in changed:
-        await request.app.state.events.publish(PlanChanged(case_id, what))
+    for change in changed:
+        event = change if isinstance(change, PlanChanged) else PlanChanged(case_id, change)
+        await request.app.state.events.publish(event)
     return redirect(back_to(request, case_id, meeting_id) + f"#{anchor}")
 
 
@@ -273,9 +291,13 @@ def _phase_of(values: dict[str, str]) -> int | None:
 
 
 async def post_agreement(request: Request) -> Response:
-    async def work(db: Any, who: CaseAccess, values: dict[str, str], form: Any) -> list[str]:
+    async def work(db: Any, who: CaseAccess, values: dict[str, str], form: Any) -> list[Change]:
         agreement = await actions.add_agreement(db, who, values, _audience_input(form))
-        return [f"agreements-{agreement.phase}"]
+        return [
+            PlanChanged.about(
+                who.case.id, f"agreements-{agreement.phase}", agreement, agreement=True
+            )
+        ]
 
     return await _plan_form(
         request, "agreement", (*actions.AGREEMENT_FIELDS, "audience"), work, anchor="agreements"
@@ -285,11 +307,15 @@ async def post_agreement(request: Request) -> Response:
 async def post_agreement_status(request: Request) -> Response:
     agreement_id = parse_uuid(request.path_params["agreement_id"])
 
-    async def work(db: Any, who: CaseAccess, values: dict[str, str], form: Any) -> list[str]:
+    async def work(db: Any, who: CaseAccess, values: dict[str, str], form: Any) -> list[Change]:
         agreement = await actions.set_agreement_status(
             db, who, agreement_id, values["status"], values["version"]
         )
-        return [f"agreements-{agreement.phase}"]
+        return [
+            PlanChanged.about(
+                who.case.id, f"agreements-{agreement.phase}", agreement, agreement=True
+            )
+        ]
 
     return await _plan_form(
         request,
@@ -301,9 +327,9 @@ async def post_agreement_status(request: Request) -> Response:
 
 
 async def post_incident(request: Request) -> Response:
-    async def work(db: Any, who: CaseAccess, values: dict[str, str], form: Any) -> list[str]:
-        await actions.add_incident(db, who, values, _audience_input(form))
-        return ["incidents", "head"]
+    async def work(db: Any, who: CaseAccess, values: dict[str, str], form: Any) -> list[Change]:
+        incident = await actions.add_incident(db, who, values, _audience_input(form))
+        return [PlanChanged.about(who.case.id, what, incident) for what in ("incidents", "head")]
 
     return await _plan_form(
         request,
@@ -315,7 +341,7 @@ async def post_incident(request: Request) -> Response:
 
 
 async def post_scores(request: Request) -> Response:
-    async def work(db: Any, who: CaseAccess, values: dict[str, str], form: Any) -> list[str]:
+    async def work(db: Any, who: CaseAccess, values: dict[str, str], form: Any) -> list[Change]:
         await actions.add_scores(db, who, values)
         return ["scores"]
 
@@ -323,7 +349,7 @@ async def post_scores(request: Request) -> Response:
 
 
 async def post_question(request: Request) -> Response:
-    async def work(db: Any, who: CaseAccess, values: dict[str, str], form: Any) -> list[str]:
+    async def work(db: Any, who: CaseAccess, values: dict[str, str], form: Any) -> list[Change]:
         await actions.add_question(db, who, values)
         return ["scores"]
 
@@ -331,9 +357,9 @@ async def post_question(request: Request) -> Response:
 
 
 async def post_evaluation(request: Request) -> Response:
-    async def work(db: Any, who: CaseAccess, values: dict[str, str], form: Any) -> list[str]:
+    async def work(db: Any, who: CaseAccess, values: dict[str, str], form: Any) -> list[Change]:
         evaluation = await actions.add_evaluation(db, who, values, _audience_input(form))
-        return [f"evaluations-{evaluation.phase}"]
+        return [PlanChanged.about(who.case.id, f"evaluations-{evaluation.phase}", evaluation)]
 
     return await _plan_form(
         request, "evaluation", (*actions.EVALUATION_FIELDS, "audience"), work, anchor="evaluations"
@@ -341,9 +367,9 @@ async def post_evaluation(request: Request) -> Response:
 
 
 async def post_section(request: Request) -> Response:
-    async def work(db: Any, who: CaseAccess, values: dict[str, str], form: Any) -> list[str]:
+    async def work(db: Any, who: CaseAccess, values: dict[str, str], form: Any) -> list[Change]:
         section = await actions.add_section(db, who, values, _audience_input(form))
-        return [f"sections-{section.phase}"]
+        return [PlanChanged.about(who.case.id, f"sections-{section.phase}", section)]
 
     return await _plan_form(
         request, "section", ("phase", "title", "audience"), work, anchor="sections"
@@ -354,11 +380,14 @@ async def post_section_audience(request: Request) -> Response:
     section_id = parse_uuid(request.path_params["section_id"])
     case_id = parse_uuid(request.path_params["case_id"])
 
-    async def work(db: Any, who: CaseAccess, values: dict[str, str], form: Any) -> list[str]:
+    async def work(db: Any, who: CaseAccess, values: dict[str, str], form: Any) -> list[Change]:
+        before = await actions.get_section(db, who, section_id)
+        old = PlanChanged.about(who.case.id, f"sections-{before.phase}", before)
         section = await actions.set_section_audience(
             db, who, section_id, _audience_input(form), values["version"]
         )
-        return [f"sections-{section.phase}"]
+        # Those who saw it before see it go; those who see it now see it come.
+        return [old, PlanChanged.about(who.case.id, f"sections-{section.phase}", section)]
 
     response = await _plan_form(
         request,
@@ -387,6 +416,8 @@ async def post_section_text(request: Request) -> Response:
         who = await case_access(db, actor, case_id)
         who.require(Action.EDIT_NOTES)
         section = await actions.get_section(db, who, section_id)
+        if not await actions.may_write_section(db, who, section):
+            raise Forbidden("a per-person section is written by that person")
     realtime = request.app.state.realtime
     document = section_document(case_id, section.id)
     current = await realtime.text(document)
@@ -547,7 +578,9 @@ async def post_decision(request: Request) -> Response:
             decision = await actions.propose_decision(db, who, values, _audience_input(form))
     except ValidationError as exc:
         return await new_decision(request, status_code=422, values=values, errors=exc.errors)
-    await request.app.state.events.publish(PlanChanged(case_id, f"decisions-{decision.phase}"))
+    await request.app.state.events.publish(
+        PlanChanged.about(case_id, f"decisions-{decision.phase}", decision)
+    )
     return redirect(
         request.url_for("decision", case_id=case_id, decision_id=decision.id).path
         + _meeting_qs(request)
@@ -598,7 +631,7 @@ async def _decision_changed(
         decision = await db.get(Decision, decision_id)
         phase = decision.phase if decision else 1
     for what in (f"decision-{decision_id}", f"decisions-{phase}", *more):
-        await request.app.state.events.publish(PlanChanged(case_id, what))
+        await request.app.state.events.publish(PlanChanged.about(case_id, what, decision))
 
 
 STEPS = {
@@ -702,7 +735,19 @@ async def live(request: Request) -> Response:
     async with request.app.state.db.begin() as db:
         who = await case_access(db, actor, case_id)
         audit.record(db, who, "plan.live", object_type="case", object_id=case_id)
-    return live_events(request, case_id)
+    return live_events(request, case_id, keys=who.keys, accept=lambda e: hears(who, e))
+
+
+def hears(who: CaseAccess, event: Any) -> bool:
+    """Whether this screen is told about ``event``: only if its reader may see what changed.
+    (Events without an audience, e.g. a meeting's, concern everyone on the channel.)"""
+    audience = getattr(event, "audience", None)
+    if audience is None:
+        return True
+    agreement = bool(getattr(event, "agreement", False))
+    if not who.can(Action.VIEW_AGREEMENTS if agreement else Action.VIEW_PLAN):
+        return False
+    return audience_allows(who, audience, getattr(event, "excluded", ()))
 
 
 _case = f"/cases/{uuid_param('case_id')}"
