@@ -105,3 +105,37 @@ async def test_professionals_only_with_a_person_ticked_asks_which_was_meant(worl
     assert response.status_code == 422
     assert "Kies een van de twee" in response.text
     assert "Geheim adres" in response.text  # what was typed comes back
+
+
+async def test_the_coordinators_export_says_what_is_not_for_whom(world, db, browser):
+    """Issue 15: printed at the kitchen table, an export without the label leaks."""
+    async with db.begin() as session:
+        hasan = (await session.get(Participant, world.network.id)).person_id
+    fatima = browser()
+    await fatima.login(world.coordinator.email)
+    plan = f"/cases/{world.case.id}/plan"
+    await fatima.post(
+        f"{plan}/agreements",
+        {
+            "phase": "1",
+            "what": "Linda slaapt bij oma",
+            "who_does": "Linda",
+            "checker": "Fatima",
+            "audience": "except",
+            "excluded": str(hasan),
+        },
+    )
+    await fatima.post(
+        f"{plan}/incidents",
+        {
+            "occurred_on": "2026-11-30",
+            "what": "Ruzie",
+            "reported_by": "Linda",
+            "audience": "professionals",
+        },
+    )
+    export = (await fatima.get(f"/cases/{world.case.id}/plan.md")).text
+    line = next(x for x in export.splitlines() if "Linda slaapt bij oma" in x)
+    assert "Niet voor: Hasan" in line
+    line = next(x for x in export.splitlines() if "Ruzie" in x)
+    assert "Alleen professionals" in line
