@@ -325,11 +325,7 @@ class Room:
             await self.store.append(self.name, [Pending(u, a) for _, u, a, _ in batch])
         except Exception as exc:
             log.exception("storing %d update(s) failed; closing their senders", len(batch))
-            for _, _, _, done in batch:
-                if done is not None and not done.done():
-                    done.set_exception(exc)
-            # 1011 (not 44xx): the client reconnects, resyncs and keeps its edits.
-            await asyncio.gather(*(sender.close(1011) for sender in senders))
+            await self._fail(batch, senders, exc)
             return
         updates = [u for _, u, _, _ in batch]
         try:
@@ -340,10 +336,7 @@ class Room:
             # a bug, not input. Its senders are closed (they resync and send again); others'
             # work goes on, and the store leaves such an update out when it next loads.
             log.exception("applying %d stored update(s) failed; closing their senders", len(batch))
-            for _, _, _, done in batch:
-                if done is not None and not done.done():
-                    done.set_exception(exc)
-            await asyncio.gather(*(sender.close(1011) for sender in senders))
+            await self._fail(batch, senders, exc)
             return
         self.tail += len(updates)
         self._log.append(merged)
@@ -362,6 +355,14 @@ class Room:
         ):
             self.tail = 0
             self._compacting = asyncio.create_task(self._compact())
+
+    @staticmethod
+    async def _fail(batch: list[Any], senders: set[Connection], exc: Exception) -> None:
+        for _, _, _, done in batch:
+            if done is not None and not done.done():
+                done.set_exception(exc)
+        # 1011 (not 44xx): the client reconnects, resyncs and keeps its edits.
+        await asyncio.gather(*(sender.close(1011) for sender in senders))
 
     def _serve(self, group: int, groups: int) -> None:
         """Send the connections of ``group`` (of ``groups``) every logged update they lack,

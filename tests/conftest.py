@@ -70,7 +70,13 @@ async def database_url(database_template: tuple[str, str], tmp_path: Path) -> st
         target = tmp_path / "kring.sqlite3"
         shutil.copyfile(where, target)
         return f"sqlite+aiosqlite:///{target}"
-    engine = create_engine(where)
+    await empty_tables(where)
+    return where
+
+
+async def empty_tables(url: str) -> None:
+    """Empty every table of a migrated PostgreSQL database (the schema stays)."""
+    engine = create_engine(url)
     try:
         async with engine.begin() as conn:
             tables = (
@@ -95,7 +101,6 @@ async def database_url(database_template: tuple[str, str], tmp_path: Path) -> st
                 )
     finally:
         await engine.dispose()
-    return where
 
 
 @pytest.fixture

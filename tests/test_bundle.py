@@ -5,11 +5,11 @@ from __future__ import annotations
 import subprocess
 
 from tests.conftest import npm_installed
-from workspace.config import ROOT
+from workspace.config import PACKAGE
 
 
 def test_editor_bundle_matches_its_sources() -> None:
-    static = ROOT / "static"
+    static = PACKAGE / "static"
     npm_installed(static, "esbuild")
     result = subprocess.run(
         ["npm", "--prefix", str(static), "run", "check"],

@@ -151,3 +151,27 @@ def test_demo_uses_kring_data_dir_like_every_other_command(tmp_path: Path) -> No
     assert result.returncode == 0, result.stderr
     assert (demo_dir / "kring.sqlite3").exists()
     assert (demo_dir.stat().st_mode & 0o077) == 0
+
+
+def test_backup_and_restore_round_trip(data_dir: Path, tmp_path: Path) -> None:
+    import sqlite3
+
+    backup = tmp_path / "backup"
+    result = run(["backup", str(backup)], data_dir)
+    assert result.returncode == 0, result.stderr
+    assert (backup / "secret_key").read_text() == (data_dir / "secret_key").read_text()
+    assert (backup / "kring.sqlite3").stat().st_mode & 0o077 == 0
+    # Restore into a fresh folder: the same users, and the commands work on it.
+    restored = tmp_path / "restored"
+    restored.mkdir()
+    for name in ("kring.sqlite3", "secret_key"):
+        (restored / name).write_bytes((backup / name).read_bytes())
+    with sqlite3.connect(data_dir / "kring.sqlite3") as a, sqlite3.connect(
+        restored / "kring.sqlite3"
+    ) as b:
+        count = "SELECT count(*) FROM users"
+        assert a.execute(count).fetchone() == b.execute(count).fetchone()
+    assert run(["db", "upgrade"], restored).returncode == 0
+    # A second backup into the same folder is refused, with a clear message.
+    again = run(["backup", str(backup)], data_dir)
+    assert again.returncode == 1 and "not empty" in again.stderr

@@ -7,7 +7,7 @@ import json
 import subprocess
 
 from tests.conftest import npm_installed
-from workspace.config import ROOT
+from workspace.config import PACKAGE
 
 SCRIPT = """
 import * as Y from 'yjs'
@@ -46,7 +46,7 @@ console.log(JSON.stringify({
 
 
 def test_saved_only_when_the_stored_state_holds_all_we_wrote() -> None:
-    static = ROOT / "static"
+    static = PACKAGE / "static"
     npm_installed(static, "yjs")
     out = subprocess.run(
         ["node", "--input-type=module", "-e", SCRIPT],

@@ -38,7 +38,7 @@ def served(tmp_path: Path):
     )
     assert case.returncode == 0, case.stderr
     port = _free_port()
-    env = {**os.environ, "KRING_DATA_DIR": str(tmp_path)}
+    env = {**os.environ, "KRING_DATA_DIR": str(tmp_path), "KRING_LOG_FORMAT": "json"}
     env.pop("KRING_DATABASE_URL", None)
     log = (tmp_path / "serve.log").open("w+")
     proc = subprocess.Popen(
@@ -86,6 +86,11 @@ def test_sigterm_stops_the_server_with_live_screens_open(served):
         assert proc.wait(timeout=20) in (0, -signal.SIGTERM)
     log = (data_dir / "serve.log").read_text()
     assert "Finished server process" in log
+    # Kring's own lines are JSON (KRING_LOG_FORMAT=json), one object per line.
+    import json
+
+    ours = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    assert any(e["logger"] == "kring.http" and e["message"].startswith("GET /login") for e in ours)
     assert "127.0.0.1:" not in log.replace(base, "")
     assert case_id not in log
     assert '"WebSocket ' not in log

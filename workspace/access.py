@@ -7,7 +7,8 @@ role may do is exactly what the server allows.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import select
@@ -126,6 +127,8 @@ class Actor:
     user: User | None
     member: Participant | None
     source: str = ""
+    #: When the session was last seen (it is touched at most once a minute).
+    last_seen_at: datetime | None = field(default=None, compare=False)
 
     @property
     def name(self) -> str:

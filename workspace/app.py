@@ -23,7 +23,7 @@ from realtime.store import DocumentUnavailable
 from workspace.audit.coalesce import Refusals, Visits, keep_writing_refusals, write_refusals
 from workspace.auth import views as auth_views
 from workspace.cases import views as case_views
-from workspace.config import ROOT, Settings
+from workspace.config import PACKAGE, Settings
 from workspace.db import Database
 from workspace.errors import KringError
 from workspace.events import EventBus
@@ -52,11 +52,16 @@ log = logging.getLogger("kring.app")
 
 
 async def health(request: Request) -> Response:
-    """For a load balancer: ok only if the database answers (within a few seconds)."""
+    """Alive: the process answers (for a supervisor's liveness check)."""
+    return PlainTextResponse("ok")
+
+
+async def ready(request: Request) -> Response:
+    """Ready: ok only if the database answers within a few seconds (for a load balancer)."""
     try:
         async with asyncio.timeout(3):
-            async with request.app.state.db.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+            async with request.app.state.db.read() as session:
+                await session.execute(text("SELECT 1"))
     except Exception:
         log.warning("health check: the database does not answer")
         return PlainTextResponse("database unavailable", status_code=503)
@@ -103,7 +108,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(
         routes=[
             Route("/", home, name="home"),
-            Route("/healthz", health),
+            Route("/healthz", health, name="health"),
+            Route("/readyz", ready, name="ready"),
             *auth_views.routes,
             *case_views.routes,
             *notes_views.routes,
@@ -115,7 +121,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # and compressing those together is what BREACH reads secrets through.
             Mount(
                 "/static",
-                GZipMiddleware(StaticFiles(directory=ROOT / "static"), minimum_size=1000),
+                GZipMiddleware(StaticFiles(directory=PACKAGE / "static"), minimum_size=1000),
                 name="static",
             ),
         ],

@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import shutil
 import sys
 from collections.abc import Sequence
@@ -46,6 +47,23 @@ def cmd_db_upgrade(args: argparse.Namespace) -> None:
     print("database is up to date")
 
 
+class _JsonLines(logging.Formatter):
+    """One JSON object per line (KRING_LOG_FORMAT=json), for a log collector."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        import json
+
+        entry = {
+            "at": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
 class _NoAddressesOrDocuments(logging.Filter):
     """Uvicorn logs every websocket with the client's address and the raw path (a document
     name holds case and section ids): "('10.0.0.7', 51234) - "WebSocket /realtime/..." [accepted]",
@@ -64,9 +82,15 @@ def _serve(settings: Settings, host: str, port: int) -> None:
 
     from workspace.app import create_app
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    level = os.environ.get("KRING_LOG_LEVEL", "INFO").upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise CliError(f"KRING_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {level!r}")
+    handler = logging.StreamHandler()
+    if os.environ.get("KRING_LOG_FORMAT", "text") == "json":
+        handler.setFormatter(_JsonLines())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
     app = create_app(settings)
 
     class Server(uvicorn.Server):
@@ -99,6 +123,36 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     # After the config: it sets up uvicorn's loggers.
     logging.getLogger("uvicorn.error").addFilter(_NoAddressesOrDocuments())
     Server(config).run()
+
+
+def cmd_backup(args: argparse.Namespace) -> None:
+    """An online copy of the SQLite database (consistent while Kring runs: SQLite's backup
+    API) and the secret key, into a new folder that only its owner can read. Restore: stop
+    Kring, copy both files back into the data folder, start Kring."""
+    import sqlite3
+
+    settings = _settings(args)
+    if not settings.database_url.startswith("sqlite"):
+        raise CliError(
+            "kring backup copies the embedded SQLite database; for PostgreSQL use pg_dump"
+        )
+    source = Path(settings.database_url.split("///", 1)[1])
+    if not source.exists():
+        raise CliError(f"no database at {source}; nothing to back up")
+    target = Path(args.path).expanduser().resolve()
+    if target.exists() and any(target.iterdir()):
+        raise CliError(f"{target} is not empty; choose a new folder")
+    target.mkdir(parents=True, exist_ok=True, mode=0o700)
+    copy = target / source.name
+    os.close(os.open(copy, os.O_WRONLY | os.O_CREAT, 0o600))
+    with sqlite3.connect(source) as src, sqlite3.connect(copy) as dst:
+        src.backup(dst)
+    key = settings.data_dir / "secret_key"
+    if key.exists():
+        fd = os.open(target / "secret_key", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key.read_text())
+    print(f"backed up to {target}")
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -299,6 +353,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve_options(p)
     p.add_argument("--no-serve", action="store_true", help="only create the demo data")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "backup", parents=[common], help="copy the SQLite database and secret key to PATH"
+    )
+    p.add_argument("path", help="a new, empty folder")
+    p.set_defaults(func=cmd_backup)
 
     db = sub.add_parser("db", help="database tasks").add_subparsers(
         dest="db_command", required=True

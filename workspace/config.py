@@ -10,6 +10,9 @@ from urllib.parse import urlsplit
 
 #: The repository root: templates/, static/ and migrations/ live beside the packages.
 ROOT = Path(__file__).resolve().parent.parent
+#: Where the package's own files are (templates, static files, migrations, translations):
+#: inside the package, so an installed wheel has them too.
+PACKAGE = Path(__file__).resolve().parent
 
 
 class ConfigError(Exception):

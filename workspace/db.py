@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from workspace.config import ROOT, normalise_database_url
+from workspace.config import PACKAGE, normalise_database_url
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -92,13 +92,29 @@ class Database:
         async with self.sessions() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A transaction that only reads. On SQLite a deferred BEGIN: WAL readers take no
+        lock, so a storm of page views and websocket upgrades never queues behind writers
+        (or fails with "database is locked"). Anything written here is an error."""
+        async with self.sessions() as session:
+            await session.connection(execution_options={"sqlite_deferred": True})
+            try:
+                yield session
+                if session.new or session.dirty or session.deleted:
+                    raise RuntimeError("a read transaction tried to write")
+            finally:
+                # Ends the read; what it loaded stays usable (a rollback would expire it).
+                session.expunge_all()
+                await session.rollback()
+
     async def dispose(self) -> None:
         await self.engine.dispose()
 
 
 def alembic_config() -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.set_main_option("script_location", str(PACKAGE / "migrations"))
     return cfg
 
 

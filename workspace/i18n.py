@@ -20,11 +20,11 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
-from workspace.config import ROOT
+from workspace.config import PACKAGE
 
 LOCALES = ("nl", "en")
 DEFAULT_LOCALE = "nl"
-LOCALE_DIR = ROOT / "workspace" / "locale"
+LOCALE_DIR = PACKAGE / "locale"
 
 current_locale: ContextVar[str] = ContextVar("current_locale", default=DEFAULT_LOCALE)
 

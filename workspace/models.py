@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 declarative models. The schema itself only ever comes from migrations/."""
+"""SQLAlchemy 2 declarative models. The schema itself only ever comes from workspace/migrations/."""
 
 from __future__ import annotations
 

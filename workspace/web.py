@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from workspace import i18n
 from workspace.access import Actor
-from workspace.config import ROOT, Settings
+from workspace.config import PACKAGE, Settings
 from workspace.errors import CsrfError, KringError, NotSignedIn
 from workspace.events import END
 
@@ -43,7 +43,7 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 
 _env = Environment(
-    loader=FileSystemLoader(ROOT / "templates"),
+    loader=FileSystemLoader(PACKAGE / "templates"),
     autoescape=select_autoescape(),
     extensions=["jinja2.ext.i18n"],
 )
@@ -269,8 +269,10 @@ def content_security_policy(nonce: str) -> tuple[bytes, bytes]:
         b"content-security-policy",
         b"default-src 'self'; img-src 'self' data:; style-src 'self' 'nonce-"
         + nonce.encode()
-        + b"'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; "
-        b"base-uri 'none'; form-action 'self'",
+        # Style *attributes* (not elements): the editor colours each person's caret with one.
+        # An attribute cannot load a script, and user text never becomes markup to carry one.
+        + b"'; style-src-attr 'unsafe-inline'; script-src 'self'; connect-src 'self'; "
+        b"frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
     )
 
 
@@ -365,13 +367,21 @@ class WebMiddleware:
 
     async def _actor(self, scope: Scope, conn: HTTPConnection, settings: Settings) -> Actor | None:
         session_token = conn.cookies.get(SESSION_COOKIE, "")
-        if not session_token:
+        if not session_token or scope.get("path", "").startswith("/static/"):
             return None
-        from workspace.auth.actions import actor_for_token
+        from workspace.auth.actions import actor_for_token, needs_touch, touch_session
 
         db = scope["app"].state.db
-        async with db.begin() as session:
-            return await actor_for_token(session, settings, session_token, client_source(conn))
+        # A read (no lock on SQLite): every page, fragment and websocket upgrade does this.
+        async with db.read() as session:
+            actor = await actor_for_token(
+                session, settings, session_token, client_source(conn), touch=False
+            )
+        if actor is not None and actor.last_seen_at and needs_touch(actor.last_seen_at):
+            # At most once a minute per session, a short write of its own.
+            async with db.begin() as session:
+                await touch_session(session, actor.session_id)
+        return actor
 
 
 # -- errors ----------------------------------------------------------------------------------

@@ -65,6 +65,11 @@ def test_two_participants_see_each_others_text_and_saved_state(demo_server, new_
     assert fatima.locator("#notes .cm-editor").evaluate(
         "e => getComputedStyle(e).position"
     ) == "relative"
+    # In the person's colour (an inline style attribute the CSP lets through).
+    caret_colour = fatima.locator("#notes .cm-ySelectionCaret").first.evaluate(
+        "e => getComputedStyle(e).backgroundColor"
+    )
+    assert caret_colour not in ("rgba(0, 0, 0, 0)", "transparent")
     # Fatima's editor sent her own caret, and never echoed Linda's presence back (stock
     # y-websocket sends every state it applies: the server's presence traffic squared).
     sent = fatima.evaluate("window.sentPresence")

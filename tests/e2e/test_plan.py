@@ -74,3 +74,40 @@ def test_a_section_is_co_written_live(demo_server, new_context):
     screenshot(noor, "phone-noor-plan")
     # Folded-away phases open no sockets until they are opened.
     assert fatima.evaluate("() => window.kringEditors.size") < 20
+
+
+def test_typing_survives_someone_elses_save(demo_server, new_context):
+    """Issue 19: when someone else saved, the block around Linda's half-filled form was
+    replaced: her typed score was gone, the form folded, the focus on <body>."""
+    fatima = new_context().new_page()
+    sign_in(fatima, demo_server.base_url, "fatima@demo.kring.nl")
+    fatima.get_by_role("link", name="Familie Bakker").click()
+    fatima.get_by_role("link", name="Naar het gezinsplan").click()
+    # (Erik's phone: each invitation is claimed once per demo, and Linda's is taken.)
+    linda = _open_plan_on_phone(new_context, demo_server, "Erik Bakker")
+    linda.wait_for_function(
+        "() => [...document.querySelectorAll('[sse-connect]')].some("
+        "e => e['htmx-internal-data'] && e['htmx-internal-data'].sseEventSource"
+        " && e['htmx-internal-data'].sseEventSource.readyState === 1)"
+    )
+    scores = linda.locator("#scores")
+    scores.get_by_text("Scores invullen").click()
+    mine = scores.locator(".score-grid input").first
+    mine.fill("4")
+
+    question = fatima.locator("#scores")
+    question.get_by_text("Een schaalvraag toevoegen").click()
+    question.get_by_label("Vraag", exact=True).last.fill("Hoe gaat het met slapen?")
+    question.get_by_role("button", name="Vraag toevoegen").click()
+    fatima.locator("#scores", has_text="Hoe gaat het met slapen?").wait_for()
+
+    # Linda hears of it, and is told; what she typed, her open form and her focus stay.
+    linda.locator("#scores .changed-meanwhile").wait_for(timeout=5_000)
+    assert mine.input_value() == "4"
+    assert linda.locator("#scores details.add").first.evaluate("d => d.open") is True
+    assert mine.evaluate("e => e === document.activeElement") is True
+    # Once she is done (nothing unsaved, focus elsewhere), her block catches up.
+    mine.fill("")
+    linda.locator("#plan-head").click()
+    linda.locator("#scores", has_text="Hoe gaat het met slapen?").wait_for(timeout=5_000)
+    assert linda.locator("#scores .changed-meanwhile").count() == 0

@@ -36,6 +36,8 @@ class Client:
         self.errors: list[str] = []
         self.awareness: list[bytes] = []
         self.closed: int | None = None
+        #: How many messages arrived (to wait for a round trip).
+        self.received = 0
         self._changed = asyncio.Condition()
         self._reader = asyncio.create_task(self._read())
         self.hello = hello
@@ -52,6 +54,7 @@ class Client:
                 self._changed.notify_all()
 
     async def _on(self, message: bytes) -> None:
+        self.received += 1
         kind = message[0]
         if kind == 0:
             reply = handle_sync_message(message[1:], self.doc)

@@ -51,27 +51,55 @@ async def _coordinator(db, world):
         )
 
 
-async def test_an_update_is_committed_before_anyone_receives_it(connect, world, db, app):
-    server = app.state.realtime
-    seen_in_log: list[int] = []
+async def _gated_store(server):  # type: ignore[no-untyped-def]
+    """Make the store's next appends wait at a gate: (entered, release)."""
+    entered, release = asyncio.Event(), asyncio.Event()
     original = server.store.append
 
-    async def append_then_check(document, batch):
-        result = await original(document, batch)
-        seen_in_log.append(len(await _rows(db, document)))
-        return result
+    async def gated(document, batch):  # type: ignore[no-untyped-def]
+        entered.set()
+        await release.wait()
+        return await original(document, batch)
 
-    server.store.append = append_then_check
+    server.store.append = gated
+    return entered, release
+
+
+async def _round_trip(client) -> None:  # type: ignore[no-untyped-def]
+    """Everything the server sent this client before now has arrived: ask for its state and
+    wait for the answer (messages on one socket keep their order)."""
+    before = client.received
+    await client.send(protocol.sync_step1(client.doc.get_state()))
+    await client.wait_for(lambda: client.received > before)
+
+
+async def test_an_update_is_committed_before_anyone_receives_it(connect, world, db, app):
     a = await connect("coordinator", world)
     b = await connect("professional", world)
+    await _round_trip(b)
+    entered, release = await _gated_store(app.state.realtime)
     await a.type("x")
+    await asyncio.wait_for(entered.wait(), 10)
+    # While the update is being stored, nobody has it: not b, and a has no "stored".
+    await _round_trip(b)
+    await _round_trip(a)
+    assert str(b.text) == ""
+    assert not a.all_stored()
+    assert await _rows(db, document_name(world.case.id)) == []
+    release.set()
     await b.wait_for(lambda: str(b.text) == "x")
-    assert seen_in_log and seen_in_log[0] >= 1
+    assert len(await _rows(db, document_name(world.case.id))) == 1
 
 
-async def test_saved_is_confirmed_only_after_storage(connect, world):
+async def test_saved_is_confirmed_only_after_storage(connect, world, app):
     a = await connect("coordinator", world)
+    await _round_trip(a)
+    entered, release = await _gated_store(app.state.realtime)
     await a.type("Opgeslagen?")
+    await asyncio.wait_for(entered.wait(), 10)
+    await _round_trip(a)
+    assert not a.all_stored()
+    release.set()
     await a.wait_for(a.all_stored)
 
 
@@ -347,8 +375,7 @@ async def test_updates_only_reach_their_own_document(connect, world, db, app):
     await elsewhere.type("?")
     await elsewhere.wait_for(
         lambda: (
-            elsewhere.stored is not None
-            and clock_in(elsewhere.stored, elsewhere.doc.client_id) > 0
+            elsewhere.stored is not None and clock_in(elsewhere.stored, elsewhere.doc.client_id) > 0
         )
     )
     assert str(elsewhere.text) == "?"

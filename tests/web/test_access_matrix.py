@@ -449,6 +449,7 @@ EXPECTED: dict[tuple[str, str], Row] = {
     # -- public: whoever asks, signed in or not --
     ("home", "GET"): row(EVERYONE, get("/")),  # a pointer: to /cases, or to /login
     ("health", "GET"): row(EVERYONE, get("/healthz")),
+    ("ready", "GET"): row(EVERYONE, get("/readyz")),
     ("login", "GET"): row(EVERYONE, get("/login")),  # signed in: on to /cases
     ("login", "POST"): row(EVERYONE, post("/login")),  # empty: 422
     ("logout", "POST"): row(EVERYONE, post("/logout")),

@@ -32,7 +32,7 @@ from sqlalchemy import select, text
 from starlette.applications import Starlette
 from starlette.routing import Match, Route
 
-from tests.conftest import Browser, make_user
+from tests.conftest import Browser, empty_tables, make_user
 from workspace.access import Actor, case_access
 from workspace.app import create_app
 from workspace.auth.actions import create_invitation
@@ -57,6 +57,7 @@ NOT_HIS = {
     "/cases/{case_id:uuid}/live": "an event stream: tests/web/test_live.py: what he hears",
     "/cases/{case_id:uuid}/meetings/{meeting_id:uuid}/live": "an event stream (as above)",
     "/healthz": "no case data",
+    "/readyz": "no case data",
 }
 #: Route prefixes of areas a household member has no part in (all answer 404 for him, the
 #: same whatever exists): intervision and reflection are for professionals.
@@ -91,22 +92,8 @@ async def two_urls(database_template, tmp_path: Path) -> AsyncIterator[tuple[str
     )
     template = normalise_database_url(where).rsplit("/", 1)[1]
     names = [f"kring_ni_{uuid.uuid4().hex[:10]}" for _ in range(2)]
-    engine = create_engine(where)
-    async with engine.begin() as conn:
-        tables = (
-            (
-                await conn.execute(
-                    text(
-                        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                        "AND tablename <> 'alembic_version'"
-                    )
-                )
-            )
-            .scalars()
-            .all()
-        )
-        await conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"))
-    await engine.dispose()
+    # The template must be empty to copy: other tests left rows in it.
+    await empty_tables(where)
     try:
         async with admin.connect() as conn:
             for name in names:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -157,11 +157,13 @@ async def logout(db: AsyncSession, actor: Actor) -> frozenset[str]:
 
 
 async def actor_for_token(
-    db: AsyncSession, settings: Settings, token: str, source: str
+    db: AsyncSession, settings: Settings, token: str, source: str, *, touch: bool = True
 ) -> Actor | None:
     """The actor behind a session cookie, or None if the session is unknown or has ended.
 
-    A member's session ends with their participation or their invitation."""
+    A member's session ends with their participation or their invitation. ``touch=False``:
+    never write (a read transaction); the caller then calls ``touch_session`` when
+    ``needs_touch`` says so."""
     if not token:
         return None
     row = await db.scalar(select(Session).where(Session.token_hash == token_hash(token)))
@@ -191,9 +193,19 @@ async def actor_for_token(
                 return None
         actor = Actor(row.id, None, participant, source)
     # Touch at most once a minute: a write per request would serialise every page on SQLite.
-    if now - row.last_seen_at > timedelta(minutes=1):
+    if touch and needs_touch(row.last_seen_at):
         row.last_seen_at = now
-    return actor
+    return replace(actor, last_seen_at=row.last_seen_at)
+
+
+def needs_touch(last_seen_at: datetime) -> bool:
+    return utcnow() - last_seen_at > timedelta(minutes=1)
+
+
+async def touch_session(db: AsyncSession, session_id: uuid.UUID) -> None:
+    await db.execute(
+        update(Session).where(Session.id == session_id).values(last_seen_at=utcnow())
+    )
 
 
 async def _guest_meeting_open(db: AsyncSession, guest_id: uuid.UUID) -> bool:

@@ -7,6 +7,7 @@ colour) is decided here, never taken from the client."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket
@@ -52,8 +53,6 @@ async def on_denied(websocket: WebSocket, document: str, reason: str) -> None:
 
 async def authorize(websocket: WebSocket, document: str) -> Grant | None:
     """A Grant for ``document``, or None (the server closes with 1008). Both are audited."""
-    from realtime.server import Grant
-
     if learning_access.is_copy_document(document):
         # A pseudonymised copy for intervision: its group decides, not a case.
         return await learning_access.authorize(websocket, document)
@@ -64,12 +63,15 @@ async def authorize(websocket: WebSocket, document: str) -> Grant | None:
     if actor is None:
         app.state.refusals.add("notes.denied", "denied", _source(websocket), "websocket")
         return None
-    async with app.state.db.begin() as db:
+    # The checks only read (no lock on SQLite: a storm of upgrades must not queue behind
+    # writers); the audit row, when one is due, is written after, in its own transaction.
+    rows: list[Callable[[Any], object]] = []
 
-        def denied(who: Any, object_id: str = "") -> None:
-            # Before access is established the row names no case and no object, so it cannot
-            # confirm that an unknown case or section exists.
-            audit.record(
+    def denied(who: Any, object_id: str = "") -> None:
+        # Before access is established the row names no case and no object, so it cannot
+        # confirm that an unknown case or section exists.
+        rows.append(
+            lambda db: audit.record(
                 db,
                 who,
                 "notes.denied",
@@ -79,8 +81,30 @@ async def authorize(websocket: WebSocket, document: str) -> Grant | None:
                 source=_source(websocket),
                 channel="websocket",
             )
+        )
 
-        if actor is None or parsed is None:
+    grant = await _check(app, actor, document, parsed, object_type, object_id, denied, rows)
+    if rows:
+        async with app.state.db.begin() as db:
+            for row in rows:
+                row(db)
+    return grant
+
+
+async def _check(
+    app: Any,
+    actor: Any,
+    document: str,
+    parsed: Any,
+    object_type: str,
+    object_id: str,
+    denied: Callable[..., None],
+    rows: list[Callable[[Any], object]],
+) -> Grant | None:
+    from realtime.server import Grant
+
+    async with app.state.db.read() as db:
+        if parsed is None:
             denied(actor)
             return None
         case_id, section_id = parsed
@@ -98,13 +122,15 @@ async def authorize(websocket: WebSocket, document: str) -> Grant | None:
             return None
         # One row per session, document and visit: a page's reconnects are the same visit.
         if app.state.visits.first((actor.session_id, document)):
-            audit.record(
-                db,
-                who,
-                "notes.open",
-                object_type=object_type,
-                object_id=object_id,
-                channel="websocket",
+            rows.append(
+                lambda db: audit.record(
+                    db,
+                    who,
+                    "notes.open",
+                    object_type=object_type,
+                    object_id=object_id,
+                    channel="websocket",
+                )
             )
         participant = who.participant
         # A per-person section is written by that person (or the chair writing their words).
