@@ -256,6 +256,15 @@ async def test_minutes_show_each_reader_only_their_share(browser, world, db, set
             assert (word in markdown) == (word in sees), (role, word, "md")
     observer = await as_role("observer", browser, world, settings, db)
     assert (await observer.get(minutes_url)).status_code == 404
+    # Printed at the kitchen table, the coordinator's minutes say what is not for whom.
+    page = soup(await chair.get(minutes_url))
+    card = next(li for li in page.select("li.card") if "NIET-VOOR-LINDA" in li.text)
+    assert "Niet voor: Linda" in " ".join(card.text.split())
+    card = next(li for li in page.select("li.card") if "ALLEEN-PROFS" in li.text)
+    assert "Alleen professionals" in card.text
+    markdown = (await chair.get(minutes_url + ".md")).text
+    line = next(x for x in markdown.splitlines() if "NIET-VOOR-LINDA" in x)
+    assert "Niet voor: Linda" in line
 
 
 async def test_reactions_until_the_minutes_are_final(browser, world, db, settings):
