@@ -706,17 +706,11 @@ async def writes_for_others(db: AsyncSession, who: CaseAccess, values: Mapping[s
     return meeting is not None and meeting.chair_id == who.participant.id
 
 
-async def may_write_section(db: AsyncSession, who: CaseAccess, section: Section) -> bool:
-    """Own words stay one's own. A per-person section ("Zo ziet Linda het", her recovery
-    plan) is written by that person; the coordinator, or the professional chairing an open
-    meeting of the case, may write down their words (the versions show who wrote what).
-    Anyone else may read it and respond elsewhere, never overwrite it."""
+async def writes_down_words(db: AsyncSession, who: CaseAccess) -> bool:
+    """May ``who`` write in other people's own sections (their words, written down)? The
+    coordinator may; so may the professional chairing an open meeting of the case."""
     from workspace.meetings.models import Meeting, MeetingState
 
-    if not who.can(Action.EDIT_NOTES):
-        return False
-    if section.person_id is None or who.participant.person_id == section.person_id:
-        return True
     if who.role == CaseRole.COORDINATOR:
         return True
     if who.role != CaseRole.PROFESSIONAL:
@@ -729,6 +723,23 @@ async def may_write_section(db: AsyncSession, who: CaseAccess, section: Section)
         )
     )
     return chairing is not None
+
+
+def may_write(who: CaseAccess, section: Section, *, for_others: bool) -> bool:
+    """Own words stay one's own. A per-person section ("Zo ziet Linda het", her recovery
+    plan) is written by that person, or by whoever ``writes_down_words`` (the versions show
+    who wrote what). Anyone else may read it and respond elsewhere, never overwrite it."""
+    if not who.can(Action.EDIT_NOTES):
+        return False
+    if section.person_id is None or who.participant.person_id == section.person_id:
+        return True
+    return for_others
+
+
+async def may_write_section(db: AsyncSession, who: CaseAccess, section: Section) -> bool:
+    """``may_write`` for one section (a page of many asks ``writes_down_words`` once)."""
+    for_others = section.person_id is not None and await writes_down_words(db, who)
+    return may_write(who, section, for_others=for_others)
 
 
 ENTRY_ACTIONS = {

@@ -139,6 +139,7 @@ def chart(plan: Plan) -> list[dict[str, Any]]:
 
 async def plan_context(request: Request, db: Any, who: CaseAccess, **extra: Any) -> dict[str, Any]:
     plan = await actions.load_plan(db, who)
+    for_others = await actions.writes_down_words(db, who)
     scorable = await actions.scorable(db, who)
     context: dict[str, Any] = {
         "who": who,
@@ -160,11 +161,11 @@ async def plan_context(request: Request, db: Any, who: CaseAccess, **extra: Any)
         "open_meeting": (
             await open_meeting_of(db, who.case.id) if who.can(Action.VIEW_MEETING) else None
         ),
-        # Sections this reader may write in (own words stay one's own: may_write_section).
+        # Sections this reader may write in (own words stay one's own: plan.actions.may_write).
         "writable": {
             section.id
             for section in plan.sections
-            if await actions.may_write_section(db, who, section)
+            if actions.may_write(who, section, for_others=for_others)
         },
     }
     context.update(extra)
