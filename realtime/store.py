@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pycrdt import Doc, get_update, merge_updates
-from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from realtime import updates as update_format
 from realtime.tables import snapshots, updates
@@ -190,6 +190,11 @@ class UpdateStore:
             for p in batch
         ]
         async with self.engine.begin() as conn:
+            # PostgreSQL hands out ids at insert, not at commit: without this lock a lower id
+            # could commit after a higher one that a load has already read past (a snapshot
+            # "up to id N" would then never include it). Under each document's lock, its rows
+            # commit in id order.
+            await self._lock_documents(conn, [document for document, _ in batches])
             result = await conn.execute(
                 insert(updates).returning(updates.c.id, sort_by_parameter_order=True), rows
             )
@@ -199,6 +204,18 @@ class UpdateStore:
             end += len(batch)
             lasts.append(int(ids[end - 1]))
         return lasts
+
+    async def _lock_documents(self, conn: AsyncConnection, documents: list[str]) -> None:
+        """PostgreSQL: hold each document's lock until this transaction ends (SQLite has one
+        writer at a time already). Taken in one order, so two transactions never wait on
+        each other in a circle."""
+        if self.engine.dialect.name != "postgresql":
+            return
+        for document in sorted(set(documents)):
+            await conn.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended(:document, 0))"),
+                {"document": document},
+            )
 
     def _append_sqlite(self, batches: list[tuple[str, list[Pending]]]) -> list[int]:
         if self._conn is None:
@@ -319,6 +336,9 @@ class UpdateStore:
             return loaded
         now = datetime.now(UTC)
         async with self.engine.begin() as conn:
+            # Two processes compacting one document at once would both find no snapshot and
+            # both insert one; under the document's lock the second finds the first's.
+            await self._lock_documents(conn, [document])
             changed = await conn.execute(
                 update(snapshots)
                 .where(
