@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -166,12 +168,84 @@ def test_backup_and_restore_round_trip(data_dir: Path, tmp_path: Path) -> None:
     restored.mkdir()
     for name in ("kring.sqlite3", "secret_key"):
         (restored / name).write_bytes((backup / name).read_bytes())
-    with sqlite3.connect(data_dir / "kring.sqlite3") as a, sqlite3.connect(
-        restored / "kring.sqlite3"
-    ) as b:
+    with (
+        sqlite3.connect(data_dir / "kring.sqlite3") as a,
+        sqlite3.connect(restored / "kring.sqlite3") as b,
+    ):
         count = "SELECT count(*) FROM users"
         assert a.execute(count).fetchone() == b.execute(count).fetchone()
     assert run(["db", "upgrade"], restored).returncode == 0
     # A second backup into the same folder is refused, with a clear message.
     again = run(["backup", str(backup)], data_dir)
     assert again.returncode == 1 and "not empty" in again.stderr
+
+
+@pytest.fixture
+def empty_postgres() -> Iterator[str]:
+    """A new, empty PostgreSQL database (dropped after), or a skip without one."""
+    admin = os.environ.get("KRING_TEST_DATABASE_URL")
+    if not admin:
+        pytest.skip("PostgreSQL: set KRING_TEST_DATABASE_URL to run this")
+    name = f"kring_cli_{uuid.uuid4().hex[:10]}"
+    subprocess.run(["psql", admin, "-qc", f'CREATE DATABASE "{name}"'], check=True)
+    try:
+        yield admin.rsplit("/", 1)[0] + "/" + name
+    finally:
+        subprocess.run(
+            ["psql", admin, "-qc", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'], check=True
+        )
+
+
+def test_demo_runs_on_postgresql_and_only_into_an_empty_database(
+    tmp_path: Path, empty_postgres: str
+) -> None:
+    args = ["demo", "--data-dir", str(tmp_path / "demo"), "--no-serve"]
+    result = run([*args, "--database-url", empty_postgres], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "fatima@demo.kring.nl" in result.stdout
+    counted = subprocess.run(
+        ["psql", empty_postgres, "-tAc", "SELECT count(*) FROM cases"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert int(counted.stdout) >= 1
+    # A second run would mix a new demo into the first one's data: refused, nothing touched.
+    again = run([*args, "--database-url", empty_postgres], tmp_path)
+    assert again.returncode == 1 and "not empty" in again.stderr
+    assert "Traceback" not in again.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("KRING_DB_POOL_SIZE", "veel"),
+        ("KRING_DB_POOL_TIMEOUT", "-1"),
+        ("KRING_DB_STATEMENT_TIMEOUT_MS", "30s"),
+    ],
+)
+def test_a_bad_database_setting_fails_with_its_name(data_dir: Path, name: str, value: str) -> None:
+    result = run(["db", "upgrade"], data_dir, env={name: value})
+    assert result.returncode == 1
+    assert name in result.stderr and "Traceback" not in result.stderr
+
+
+def test_database_settings_reach_the_postgresql_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    from workspace.config import Settings
+
+    for name, value in {
+        "KRING_DATABASE_URL": "postgresql://kring@db.internal/kring",
+        "KRING_DB_POOL_SIZE": "25",
+        "KRING_DB_MAX_OVERFLOW": "5",
+        "KRING_DB_POOL_TIMEOUT": "3.5",
+        "KRING_DB_STATEMENT_TIMEOUT_MS": "8000",
+        "KRING_SECRET_KEY": "s" * 40,
+    }.items():
+        monkeypatch.setenv(name, value)
+    options = Settings.from_env().engine_options()
+    assert options["pool_size"] == 25 and options["max_overflow"] == 5
+    assert options["pool_timeout"] == 3.5
+    assert options["connect_args"] == {
+        "timeout": 3.5,
+        "server_settings": {"statement_timeout": "8000"},
+    }

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 
 from workspace.models import User
 
@@ -59,3 +61,24 @@ async def test_signed_in_requests_that_only_read_never_wait_for_a_writer(browser
     async with write_lock_held(db):
         assert (await b.get("/static/kring.css")).status_code == 200
         assert (await b.get("/readyz")).status_code == 200
+
+
+async def test_a_stalled_query_on_postgresql_ends_at_the_statement_timeout(database_url):
+    from workspace.config import Settings
+    from workspace.db import Database
+
+    if database_url.startswith("sqlite"):
+        pytest.skip("a PostgreSQL setting: SQLite has its busy timeout")
+    settings = Settings(
+        data_dir=Path("unused"),
+        database_url=database_url,
+        secret_key="s" * 40,
+        db_statement_timeout_ms=200,
+    )
+    stalled = Database(database_url, **settings.engine_options())
+    try:
+        with pytest.raises(DBAPIError, match="statement timeout"):
+            async with stalled.read() as session:
+                await session.execute(text("SELECT pg_sleep(5)"))
+    finally:
+        await stalled.dispose()

@@ -115,7 +115,11 @@ def _serve(settings: Settings, host: str, port: int) -> None:
         # Compressing every websocket message per connection costs more CPU than it saves.
         ws_per_message_deflate=False,
         ws_max_size=settings.realtime_max_message_bytes,
+        # Client addresses (sign-in throttling, the audit log) come from X-Forwarded-For only
+        # when the connection is from a trusted proxy (KRING_TRUSTED_PROXIES): behind a
+        # balancer, trust it, or every sign-in seems to come from the balancer.
         proxy_headers=True,
+        forwarded_allow_ips=settings.trusted_proxies,
         log_level="info",
         # A backstop: whatever still runs this long after SIGTERM is cancelled.
         timeout_graceful_shutdown=10,
@@ -157,11 +161,35 @@ def cmd_backup(args: argparse.Namespace) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> None:
     settings = _settings(args)
-    asyncio.run(_upgrade(settings))
+    # Several workers may each migrate on start (an advisory lock lets one at a time through);
+    # an operator who runs `kring db upgrade` as a release step passes --no-migrate.
+    if not args.no_migrate:
+        asyncio.run(_upgrade(settings))
     print(
         f"Kring runs at {settings.base_url if args.port == 8000 else f'http://{args.host}:{args.port}'}"
     )
     _serve(settings, args.host, args.port)
+
+
+async def _refuse_unless_empty(settings: Settings) -> None:
+    """The demo goes into an empty database only: it must never mix with real cases."""
+    from sqlalchemy import inspect
+
+    from workspace.db import Database
+
+    db = Database(settings.database_url, **settings.engine_options())
+    try:
+        async with db.engine.connect() as conn:
+            tables = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
+    except Exception as exc:
+        raise CliError(f"cannot reach the database for the demo: {type(exc).__name__}") from exc
+    finally:
+        await db.dispose()
+    if tables:
+        raise CliError(
+            "the database for the demo is not empty; give a new, empty database "
+            "(the demo never mixes with real cases)"
+        )
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -181,13 +209,15 @@ def cmd_demo(args: argparse.Namespace) -> None:
     os.environ.setdefault("KRING_BASE_URL", base_url)
     settings = Settings.from_env(
         data_dir=data_dir,
-        database_url=f"sqlite+aiosqlite:///{data_dir / 'kring.sqlite3'}",
+        database_url=args.database_url or f"sqlite+aiosqlite:///{data_dir / 'kring.sqlite3'}",
         demo=True,
     )
 
     async def build() -> object:
         from workspace.demo import build_demo
 
+        if args.database_url:
+            await _refuse_unless_empty(settings)
         await _upgrade(settings)
         return await build_demo(settings)
 
@@ -218,7 +248,7 @@ def cmd_org_add(args: argparse.Namespace) -> None:
     settings = _settings(args)
 
     async def run() -> str:
-        db = Database(settings.database_url)
+        db = Database(settings.database_url, **settings.engine_options())
         try:
             async with db.begin() as session:
                 if await session.scalar(select(Organisation).where(Organisation.name == args.name)):
@@ -261,7 +291,7 @@ def cmd_user_add(args: argparse.Namespace) -> None:
         raise CliError("the password must be at least 10 characters long") from None
 
     async def run() -> str:
-        db = Database(settings.database_url)
+        db = Database(settings.database_url, **settings.engine_options())
         try:
             async with db.begin() as session:
                 org_id = None
@@ -307,7 +337,7 @@ def cmd_case_add(args: argparse.Namespace) -> None:
     settings = _settings(args)
 
     async def run() -> str:
-        db = Database(settings.database_url)
+        db = Database(settings.database_url, **settings.engine_options())
         try:
             async with db.begin() as session:
                 user = await session.scalar(
@@ -345,6 +375,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", parents=[common], help="migrate the database, then serve")
     serve_options(p)
+    p.add_argument(
+        "--no-migrate",
+        action="store_true",
+        help="do not migrate first (run `kring db upgrade` as a separate step)",
+    )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser(
@@ -352,6 +387,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve_options(p)
     p.add_argument("--no-serve", action="store_true", help="only create the demo data")
+    p.add_argument(
+        "--database-url",
+        help="an empty database to put the demo in (e.g. PostgreSQL) instead of SQLite",
+    )
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser(

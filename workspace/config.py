@@ -66,12 +66,40 @@ class Settings:
     login_window_minutes: int = 15
     realtime_max_message_bytes: int = 256 * 1024
     redis_url: str | None = None
+    #: Every Redis channel this installation uses starts with this (several installations,
+    #: or a test's workers, may share one Redis).
+    redis_prefix: str = "kring"
+    #: Addresses of the proxies (a balancer) whose X-Forwarded-For is believed: behind one,
+    #: every request comes from its address, and sign-in throttling by source address would
+    #: lock everyone out together. Comma-separated; "*" trusts any (only on a private network).
+    trusted_proxies: str = "127.0.0.1"
+    #: PostgreSQL connections per worker (kept open, and extra ones opened under load), how
+    #: long a request waits for one, and how long one statement may run: a stalled database
+    #: gives a clear error in seconds instead of holding every request.
+    db_pool_size: int = 10
+    db_max_overflow: int = 20
+    db_pool_timeout: float = 10.0
+    db_statement_timeout_ms: int = 30_000
     demo: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def secure_cookies(self) -> bool:
         return self.base_url.startswith("https://")
+
+    def engine_options(self) -> dict[str, object]:
+        """Pool and timeout options for the database engine (PostgreSQL; SQLite needs none)."""
+        if not self.database_url.startswith("postgresql"):
+            return {}
+        return {
+            "pool_size": self.db_pool_size,
+            "max_overflow": self.db_max_overflow,
+            "pool_timeout": self.db_pool_timeout,
+            "connect_args": {
+                "timeout": self.db_pool_timeout,  # connecting to a server that does not answer
+                "server_settings": {"statement_timeout": str(self.db_statement_timeout_ms)},
+            },
+        }
 
     @property
     def origin(self) -> str:
@@ -100,14 +128,27 @@ class Settings:
             "allowed_origins": origins,
             "redis_url": env.get("KRING_REDIS_URL") or None,
         }
-        max_bytes = env.get("KRING_REALTIME_MAX_MESSAGE_BYTES")
-        if max_bytes:
+        if env.get("KRING_REDIS_PREFIX", "").strip():
+            values["redis_prefix"] = env["KRING_REDIS_PREFIX"].strip()
+        if env.get("KRING_TRUSTED_PROXIES", "").strip():
+            values["trusted_proxies"] = env["KRING_TRUSTED_PROXIES"].strip()
+        for name, key, kind in (
+            ("KRING_REALTIME_MAX_MESSAGE_BYTES", "realtime_max_message_bytes", int),
+            ("KRING_DB_POOL_SIZE", "db_pool_size", int),
+            ("KRING_DB_MAX_OVERFLOW", "db_max_overflow", int),
+            ("KRING_DB_POOL_TIMEOUT", "db_pool_timeout", float),
+            ("KRING_DB_STATEMENT_TIMEOUT_MS", "db_statement_timeout_ms", int),
+        ):
+            raw = env.get(name, "").strip()
+            if not raw:
+                continue
             try:
-                values["realtime_max_message_bytes"] = int(max_bytes)
+                number = kind(raw)
             except ValueError:
-                raise ConfigError(
-                    f"KRING_REALTIME_MAX_MESSAGE_BYTES must be a whole number, got {max_bytes!r}"
-                ) from None
+                number = -1
+            if number < 0:
+                raise ConfigError(f"{name} must be a number of at least 0, got {raw!r}")
+            values[key] = number
         values.update(overrides)
         if "secret_key" not in values:
             values["secret_key"] = _secret_key(data_dir)

@@ -10,15 +10,17 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm.exc import StaleDataError
 
 from workspace.config import PACKAGE, normalise_database_url
+from workspace.errors import Conflict
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -89,8 +91,13 @@ class Database:
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessions() as session, session.begin():
-            yield session
+        try:
+            async with self.sessions() as session, session.begin():
+                yield session
+        except StaleDataError as exc:
+            # A versioned row (workspace.models.versioned) changed in another transaction
+            # since this one read it: the same answer as a stale form, whichever flush saw it.
+            raise Conflict(f"changed by another transaction meanwhile: {exc}") from exc
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -124,11 +131,23 @@ def _upgrade(connection: Connection, revision: str) -> None:
     command.upgrade(cfg, revision)
 
 
+#: Any fixed number: the advisory lock that serialises migrations on PostgreSQL.
+MIGRATION_LOCK = 0x6B72696E67  # "kring"
+
+
 async def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the schema at ``url`` to ``revision``: migrations are the only way a schema exists."""
+    """Bring the schema at ``url`` to ``revision``: migrations are the only way a schema exists.
+
+    Several workers starting at once on one PostgreSQL database each call this: under one
+    advisory lock (held until the migration's transaction ends) the first migrates and the
+    others then find the schema up to date, instead of racing to create ``alembic_version``."""
     engine = create_engine(url)
     try:
         async with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
+                )
             await conn.run_sync(_upgrade, revision)
     finally:
         await engine.dispose()

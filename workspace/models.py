@@ -62,6 +62,17 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, uuid.UUID: Uuid}
 
 
+def versioned(version: Any) -> dict[str, Any]:
+    """Mapper arguments for a row whose ``version`` column guards stale forms.
+
+    The domain functions compare a form's version with the row's and set the next one
+    themselves (hence no generator). Checking in Python alone loses an edit when two
+    transactions both read version N (READ COMMITTED on PostgreSQL), so every UPDATE also says
+    ``AND version = <as read>``: when another transaction got there first no row matches,
+    SQLAlchemy raises StaleDataError and ``Database.begin`` turns it into a Conflict."""
+    return {"version_id_col": version, "version_id_generator": False}
+
+
 def _values(e: type[enum.Enum]) -> str:
     return ", ".join(repr(m.value) for m in e)
 
@@ -332,6 +343,7 @@ __all__ = [
     "User",
     "UserRole",
     "utcnow",
+    "versioned",
 ]
 
 # The plan's tables live beside their domain code; importing them here registers them on

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from workspace.models import Base, User, _values, utcnow
+from workspace.models import Base, User, _values, utcnow, versioned
 
 
 class CopyState(enum.StrEnum):
@@ -51,6 +51,8 @@ class Group(Base):
         ForeignKey("users.id", ondelete="SET NULL")
     )
     version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = versioned(version)
 
 
 class Member(Base):
@@ -105,6 +107,8 @@ class Copy(Base):
     ended_at: Mapped[datetime | None] = mapped_column()
     version: Mapped[int] = mapped_column(Integer, default=1)
 
+    __mapper_args__ = versioned(version)
+
 
 class CopySection(Base):
     """One co-edited text of a released copy (a plan section, or a group of records)."""
@@ -151,6 +155,8 @@ class Session(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column()
     version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = versioned(version)
 
 
 class Annotation(Base):
@@ -213,6 +219,8 @@ class Reflection(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     author: Mapped[User] = relationship(lazy="joined")
+
+    __mapper_args__ = versioned(version)
 
 
 class Response(Base):

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from workspace.models import Base, Participant, _values, utcnow
+from workspace.models import Base, Participant, _values, utcnow, versioned
 
 
 class MeetingState(enum.StrEnum):
@@ -88,6 +88,8 @@ class Meeting(Base):
 
     chair: Mapped[Participant | None] = relationship(foreign_keys=[chair_id], lazy="joined")
     scribe: Mapped[Participant | None] = relationship(foreign_keys=[scribe_id], lazy="joined")
+
+    __mapper_args__ = versioned(version)
 
 
 class AgendaItem(Base):

@@ -13,10 +13,10 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from workspace.i18n import Label
-from workspace.models import Base, Participant, Person, _values, utcnow
+from workspace.models import Base, Participant, Person, _values, utcnow, versioned
 from workspace.plan.catalogue import DEFAULT_QUESTION
 
 
@@ -95,6 +95,8 @@ class Section(Audienced, Base):
 
     person: Mapped[Person | None] = relationship(lazy="joined")
 
+    __mapper_args__ = versioned(version)
+
 
 class Record(Audienced):
     """What every record shares: its case, phase, author and time, and a version counter that
@@ -108,6 +110,11 @@ class Record(Audienced):
     meeting_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("meetings.id", ondelete="SET NULL")
     )
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        # Declarative swaps the mixin's column for each table's copy of it.
+        return versioned(cls.version)
 
 
 class Agreement(Record, Base):

@@ -616,7 +616,13 @@ async def post_entry(request: Request) -> Response:
             request, status_code=422, forms={form_id: {"values": values, "errors": exc.errors}}
         )
     except Conflict:
-        return await decision_page(request, status_code=409, conflict=form_id)
+        # E.g. another entry on this decision committed first: what was typed stays.
+        return await decision_page(
+            request,
+            status_code=409,
+            conflict=form_id,
+            forms={form_id: {"values": values, "errors": {}}},
+        )
     await _decision_changed(request, case_id, decision_id)
     return redirect(
         request.url_for("decision", case_id=case_id, decision_id=decision_id).path
