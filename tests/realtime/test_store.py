@@ -133,3 +133,31 @@ async def test_a_failing_append_fails_only_itself_when_it_shared_a_commit(db, mo
     assert groups[1] == ["b", "c"]  # tried together, then each on its own
     assert len(await store.history("b")) == 1
     assert await store.history("c") == []
+
+
+async def test_a_document_locked_elsewhere_holds_up_only_its_own_batch(db):
+    # PostgreSQL: a group commit takes the document locks it gets at once; a room whose lock
+    # another worker holds waits for the next transaction, the other rooms do not wait for it.
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL's per-document locks; SQLite has one writer")
+    from sqlalchemy import text as sql
+
+    store = UpdateStore(db.engine)
+    writer = Doc()
+    writer.get("text", type=Text).insert(0, "x")
+    update = writer.get_update()
+    async with db.engine.connect() as other:
+        transaction = await other.begin()
+        await other.execute(
+            sql("SELECT pg_advisory_xact_lock(hashtextextended(:d, 0))"), {"d": "case/busy/notes"}
+        )
+        busy = asyncio.create_task(store.append("case/busy/notes", [Pending(update, "a")]))
+        free = asyncio.create_task(store.append("case/free/notes", [Pending(update, "b")]))
+        await asyncio.wait_for(free, 10)
+        await asyncio.sleep(0.3)
+        assert not busy.done()
+        await transaction.rollback()
+    busy_id = await asyncio.wait_for(busy, 10)
+    assert busy_id > free.result()
+    assert (await store.load("case/busy/notes")).tail_length == 1
+    store.close()
