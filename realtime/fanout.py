@@ -20,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -30,16 +31,24 @@ from pycrdt import Decoder, Encoder
 log = logging.getLogger("kring.realtime")
 
 
+#: What a message carries: a committed document update, editor presence (awareness entries,
+#: identity already stamped by the worker that accepted them), or a signal (``document`` names
+#: the topic: an access that ended, a document to re-authorize, a workspace event...).
+UPDATE, PRESENCE, SIGNAL = 0, 1, 2
+
+
 @dataclass(frozen=True)
 class Published:
-    """One committed update, as it travels between processes."""
+    """One committed update (or presence, or signal), as it travels between processes."""
 
     document: str
     update: bytes
     #: The publishing process (``RealtimeServer.origin``); a process ignores its own messages.
     origin: str
-    #: 1, 2, 3... per (origin, document): a receiver that sees a jump has missed something.
+    #: 1, 2, 3... per (origin, document) for updates: a receiver that sees a jump has missed
+    #: something. 0 for presence and signals (losing one of those needs no resync).
     seq: int
+    kind: int = UPDATE
 
 
 Receive = Callable[[Published], Awaitable[None]]
@@ -52,6 +61,15 @@ class Fanout(Protocol):
     def subscribe(self, receive: Receive) -> AbstractAsyncContextManager[None]:
         """While the context is open, hand every message (own ones included) to ``receive``."""
 
+    async def mark_ended(self, keys: Iterable[str], at: float, keep: float) -> None:
+        """Record for every process that the grants hanging on ``keys`` ended at ``at``
+        (``time.time()``); forget records older than ``keep`` seconds. A process that missed
+        the signal still refuses what connections opened before that moment send; a grant
+        given again later (a participant invited anew) opens new connections, untouched."""
+
+    async def ended_since(self, since: float) -> dict[str, float]:
+        """Every key recorded as ended at ``since`` or later, with when it ended."""
+
 
 class InProcessFanout:
     """A hub for servers in one process: the default (a lone server hears only itself), and
@@ -59,6 +77,7 @@ class InProcessFanout:
 
     def __init__(self) -> None:
         self._receivers: list[Receive] = []
+        self._ended: dict[str, float] = {}
 
     async def publish(self, message: Published) -> None:
         for receive in list(self._receivers):
@@ -75,9 +94,19 @@ class InProcessFanout:
         finally:
             self._receivers.remove(receive)
 
+    async def mark_ended(self, keys: Iterable[str], at: float, keep: float) -> None:
+        for key in keys:
+            self._ended[key] = max(at, self._ended.get(key, at))
+        for key in [k for k, when in self._ended.items() if when < at - keep]:
+            del self._ended[key]
+
+    async def ended_since(self, since: float) -> dict[str, float]:
+        return {key: when for key, when in self._ended.items() if when >= since}
+
 
 def encode(message: Published) -> bytes:
     encoder = Encoder()
+    encoder.write_var_uint(message.kind)
     encoder.write_var_string(message.origin)
     encoder.write_var_uint(message.seq)
     encoder.write_var_string(message.document)
@@ -92,38 +121,102 @@ def _var_bytes(data: bytes) -> bytes:
 
 def decode(data: bytes) -> Published:
     decoder = Decoder(data)
+    kind = decoder.read_var_uint()
+    if kind not in (UPDATE, PRESENCE, SIGNAL):
+        raise ValueError(f"unknown fan-out message kind {kind}")
     origin = decoder.read_var_string()
     seq = decoder.read_var_uint()
     document = decoder.read_var_string()
     update = decoder.read_message()
     if update is None:
         raise ValueError("fan-out message without an update")
-    return Published(document, update, origin, seq)
+    return Published(document, update, origin, seq, kind)
+
+
+class QuietLog:
+    """Log a recurring failure once per ``every`` seconds with how often it happened, not once
+    per occurrence with a traceback (a dead Redis fails ~200 publishes a second)."""
+
+    def __init__(self, what: str, every: float = 30.0) -> None:
+        self.what, self.every = what, every
+        self._last = float("-inf")
+        self._count = 0
+
+    def failed(self, exc: BaseException) -> None:
+        self._count += 1
+        now = time.monotonic()
+        if now - self._last >= self.every:
+            log.warning("%s failed %d time(s): %s", self.what, self._count, _reason(exc))
+            self._last, self._count = now, 0
+
+
+def _reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 class RedisFanout:
-    """Redis pub/sub on one channel. Needs the ``redis`` package (imported when used)."""
+    """Redis pub/sub on one channel (``<prefix>:realtime``), and ended grants in one sorted
+    set (``<prefix>:ended``). Needs the ``redis`` package (imported when used).
 
-    def __init__(self, url: str, channel: str = "kring:realtime") -> None:
-        self.url, self.channel = url, channel
+    Every command has a timeout: a Redis that hangs costs a publish two seconds at most, and
+    publishing happens off the commit path (``RealtimeServer`` queues it), so local delivery
+    never waits for Redis."""
+
+    def __init__(self, url: str, prefix: str = "kring", *, timeout: float = 2.0) -> None:
+        self.url, self.prefix, self.timeout = url, prefix, timeout
+        self.channel = f"{prefix}:realtime"
+        #: A sorted set: grant key -> when it ended (see ``mark_ended``).
+        self.ended_key = f"{prefix}:ended"
         self._client: Any = None
+        self._lost = QuietLog("redis fan-out connection")
+
+    def _connect(self) -> Any:
+        import redis.asyncio as redis
+
+        return redis.Redis.from_url(
+            self.url,
+            socket_timeout=self.timeout,
+            socket_connect_timeout=self.timeout,
+            health_check_interval=10,
+        )
 
     async def publish(self, message: Published) -> None:
         if self._client is None:
             raise RuntimeError("RedisFanout.publish outside subscribe()")
         await self._client.publish(self.channel, encode(message))
 
+    async def mark_ended(self, keys: Iterable[str], at: float, keep: float) -> None:
+        if self._client is None:
+            raise RuntimeError("RedisFanout.mark_ended outside subscribe()")
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.zadd(self.ended_key, {key: at for key in keys})
+            pipe.zremrangebyscore(self.ended_key, "-inf", f"({at - keep}")
+            await pipe.execute()
+
+    async def ended_since(self, since: float) -> dict[str, float]:
+        if self._client is None:
+            raise RuntimeError("RedisFanout.ended_since outside subscribe()")
+        found = await self._client.zrangebyscore(self.ended_key, since, "+inf", withscores=True)
+        return {
+            (key.decode() if isinstance(key, bytes) else str(key)): float(when)
+            for key, when in found
+        }
+
     @asynccontextmanager
     async def subscribe(self, receive: Receive) -> AsyncIterator[None]:
-        import redis.asyncio as redis
-
-        client = redis.Redis.from_url(self.url)
-        pubsub = client.pubsub(ignore_subscribe_messages=True)
-        await pubsub.subscribe(self.channel)
+        client = self._connect()
+        # The subscription waits for messages indefinitely: no read timeout on its connection
+        # (a quiet channel is not a dead one); the health check pings it instead.
+        listener = self._connect()
+        listener.connection_pool.connection_kwargs["socket_timeout"] = None
+        ready = asyncio.Event()
 
         async def listen() -> None:
             while True:
+                pubsub = listener.pubsub(ignore_subscribe_messages=True)
                 try:
+                    await pubsub.subscribe(self.channel)
+                    ready.set()
                     async for item in pubsub.listen():
                         try:
                             message = decode(bytes(item["data"]))
@@ -134,12 +227,21 @@ class RedisFanout:
                             await receive(message)
                         except Exception:
                             log.exception("a fan-out receiver failed; it resyncs later")
-                except Exception:
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
                     # Lost the connection: what was missed meanwhile is repaired by resync.
-                    log.warning("redis fan-out connection lost; reconnecting", exc_info=True)
+                    self._lost.failed(exc)
                     await asyncio.sleep(1)
+                finally:
+                    with contextlib.suppress(Exception):
+                        await pubsub.aclose()
 
         task = asyncio.create_task(listen())
+        # Wait briefly for the first subscription, so a message published right after start
+        # is heard; a Redis that is down must not keep the server from starting.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(ready.wait(), self.timeout)
         self._client = client
         try:
             yield
@@ -148,5 +250,5 @@ class RedisFanout:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await listener.aclose()
             await client.aclose()

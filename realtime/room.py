@@ -116,6 +116,8 @@ class Connection:
         #: connection sends is handled any more.
         self.keys: frozenset[str] = frozenset()
         self.revoked = False
+        #: When it was let in (wall clock): a grant that ended after this moment ends it.
+        self.opened_at = time.time()
         self.closed = False
         self.close_code: int | None = None
         #: Called once when the server drops this connection (e.g. a slow consumer), so it
@@ -178,6 +180,13 @@ class Connection:
 
 
 OnStored = Callable[[str, bytes], Awaitable[None]]
+#: Told the presence entries a room accepted from its own connections (to relay them).
+OnPresence = Callable[[str, list[AwarenessEntry]], None]
+#: Given a batch's senders, returns those whose access ended meanwhile elsewhere.
+Admit = Callable[[set["Connection"]], set["Connection"]]
+#: A presence state relayed from another process is forgotten after this long without news
+#: (that process may have died; y-protocols clients drop a state after 30 s themselves).
+REMOTE_PRESENCE_SECONDS = 35.0
 
 
 @dataclass
@@ -196,6 +205,8 @@ class Room:
     tail: int = 0
     compact_after: int = 1000
     on_stored: OnStored | None = None
+    on_presence: OnPresence | None = None
+    admit: Admit | None = None
     unload_task: asyncio.Task[None] | None = None
     _flusher: asyncio.Task[None] | None = None
     #: When the last turn began (the event loop's clock), for the tick of a busy room.
@@ -226,6 +237,8 @@ class Room:
     #: When presence last went out (the event loop's clock).
     _presence_sent: float = float("-inf")
     _compacting: asyncio.Task[None] | None = None
+    #: Presence from other processes' connections: client id -> (entry, when heard).
+    _remote: dict[int, tuple[AwarenessEntry, float]] = field(default_factory=dict)
 
     # -- incoming -------------------------------------------------------------------------
 
@@ -249,7 +262,7 @@ class Room:
         elif incoming.type == 1:
             self._receive_awareness(conn, incoming.payload)
         elif incoming.type == 3:
-            if self._states:
+            if self.presence_states():
                 conn.send(self.awareness_snapshot())
         elif incoming.type == protocol.KRING and incoming.subtype == protocol.KringMessage.HELLO:
             # Other kring subtypes from a client are ignored: newer clients may send more.
@@ -321,6 +334,17 @@ class Room:
         if not batch:
             return
         senders = {c for c, _, _, _ in batch if c is not None}
+        if self.admit is not None and senders:
+            ended = self.admit(senders)
+            if ended:
+                # Their access ended in another process and this one missed the signal.
+                for conn in ended:
+                    conn.revoked = True
+                await asyncio.gather(*(conn.close(4001) for conn in ended))
+                batch = [item for item in batch if item[0] not in ended]
+                senders -= ended
+                if not batch:
+                    return
         try:
             await self.store.append(self.name, [Pending(u, a) for _, u, a, _ in batch])
         except Exception as exc:
@@ -437,6 +461,8 @@ class Room:
     def _receive_awareness(self, conn: Connection, payload: bytes) -> None:
         for entry in protocol.decode_awareness(payload):
             owner = self._owners.get(entry.client_id)
+            if owner is None and entry.client_id in self._remote:
+                continue  # an echo of a state relayed from another process
             if owner is None:
                 # A connection owns only the client ids it introduced. Stock y-websocket
                 # clients re-send every state they apply, also after its owner left: such an
@@ -465,6 +491,8 @@ class Room:
                 self._states[entry.client_id] = entry
             renewal = known is not None and known.state == entry.state
             self._queue_presence([entry], renewal=renewal)
+            if self.on_presence is not None:
+                self.on_presence(self.name, [entry])
 
     def _queue_presence(self, entries: list[AwarenessEntry], *, renewal: bool = False) -> None:
         """Send ``entries`` to every connection soon, merged with whatever else is queued: one
@@ -525,7 +553,36 @@ class Room:
             conn.send(message)
 
     def awareness_snapshot(self) -> bytes:
-        return protocol.awareness_message(protocol.encode_awareness(list(self._states.values())))
+        return protocol.awareness_message(protocol.encode_awareness(self.presence_states()))
+
+    def presence_states(self) -> list[AwarenessEntry]:
+        """Every state this room knows: its own connections' and other processes'."""
+        cutoff = time.monotonic() - REMOTE_PRESENCE_SECONDS
+        for client_id in [c for c, (_, heard) in self._remote.items() if heard < cutoff]:
+            del self._remote[client_id]
+        return [*self._states.values(), *(entry for entry, _ in self._remote.values())]
+
+    def apply_remote_presence(self, entries: list[AwarenessEntry]) -> None:
+        """Presence another process accepted (its identity already stamped there): relay it to
+        this room's connections. Never taken as this process's own: only sending it on."""
+        fresh = []
+        now = time.monotonic()
+        for entry in entries:
+            if entry.client_id in self._owners:
+                continue  # ours: a connection here owns it
+            known = self._remote.get(entry.client_id)
+            if known is not None and entry.clock <= known[0].clock:
+                continue
+            if entry.state == "null":
+                self._remote.pop(entry.client_id, None)
+            else:
+                self._remote[entry.client_id] = (entry, now)
+            renewal = known is not None and known[0].state == entry.state
+            fresh.append((entry, renewal))
+        if fresh:
+            self._queue_presence(
+                [entry for entry, _ in fresh], renewal=all(renewal for _, renewal in fresh)
+            )
 
     def forget(self, conn: Connection) -> None:
         """A connection left: tell the others its cursors are gone."""
@@ -543,3 +600,5 @@ class Room:
                 gone.append(AwarenessEntry(client_id, (known.clock if known else 0) + 1, "null"))
         if gone:
             self._queue_presence(gone)
+            if self.on_presence is not None:
+                self.on_presence(self.name, gone)

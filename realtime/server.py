@@ -6,8 +6,11 @@ then committed to the log, then applied and broadcast - never the other way roun
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import json
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
@@ -20,8 +23,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from realtime import protocol
-from realtime.fanout import Fanout, InProcessFanout, Published
-from realtime.protocol import ProtocolError
+from realtime.fanout import (
+    PRESENCE,
+    SIGNAL,
+    UPDATE,
+    Fanout,
+    InProcessFanout,
+    Published,
+    QuietLog,
+)
+from realtime.protocol import AwarenessEntry, ProtocolError
 from realtime.room import Connection, Limits, Room
 from realtime.store import UpdateStore
 
@@ -45,6 +56,19 @@ class Grant:
 
 Authorizer = Callable[[WebSocket, str], Awaitable[Grant | None]]
 OnRefused = Callable[[Grant, str], Awaitable[None]]
+#: A handler of a signal from another process: its payload.
+OnSignal = Callable[[bytes], Awaitable[None]]
+
+#: Messages waiting to be published; beyond this the oldest go (a receiver notices the gap).
+OUTBOX = 10_000
+#: How long an ended grant stays marked for every process to check (the longest a session
+#: lives, a member's: 14 days, plus a margin).
+ENDED_FOR_SECONDS = 15 * 24 * 3600
+#: How often a process reads the grants that ended elsewhere (the longest a process that
+#: missed a revocation's signal may still take something from its connection).
+ENDED_POLL_SECONDS = 1.0
+#: Read that much further back each time: clocks of several machines differ a little.
+ENDED_OVERLAP_SECONDS = 30.0
 
 
 class Rooms:
@@ -58,11 +82,15 @@ class Rooms:
         unload_after: float,
         compact_after: int,
         on_stored: Callable[[str, bytes], Awaitable[None]],
+        on_presence: Callable[[str, list[AwarenessEntry]], None] | None = None,
+        admit: Callable[[set[Connection]], set[Connection]] | None = None,
     ) -> None:
         self.store = store
         self.unload_after = unload_after
         self.compact_after = compact_after
         self.on_stored = on_stored
+        self.on_presence = on_presence
+        self.admit = admit
         self.rooms: dict[str, Room] = {}
         self._loading: dict[str, asyncio.Task[Room]] = {}
         #: Updates from other processes that arrived while their room was loading: applied
@@ -108,6 +136,8 @@ class Rooms:
                 tail=loaded.tail_length,
                 compact_after=self.compact_after,
                 on_stored=self.on_stored,
+                on_presence=self.on_presence,
+                admit=self.admit,
             )
             self.rooms[name] = room
             if loaded.tail_length >= self.compact_after:
@@ -189,6 +219,25 @@ class RealtimeServer:
         self.origin = uuid.uuid4().hex
         self._published: dict[str, int] = {}
         self._heard: dict[tuple[str, str], int] = {}
+        #: Published off the commit path: a slow or dead fan-out never delays local delivery.
+        self._outbox: collections.deque[Published] = collections.deque(maxlen=OUTBOX)
+        self._outbox_ready = asyncio.Event()
+        self._publish_failures = QuietLog("fan-out publish")
+        self._check_failures = QuietLog("checking ended grants")
+        #: Grant key -> when it ended (wall clock), heard from any process; checked on every
+        #: batch a connection sends (``_admit``), without waiting for anything.
+        self._ended: dict[str, float] = {}
+        #: Ended here but not yet recorded in the fan-out (it was away): tried again.
+        self._unmarked: dict[str, float] = {}
+        #: Handlers of signals from other processes, by topic (``on_signal``).
+        self._signals: dict[str, OnSignal] = {
+            "revoke": self._heard_revoke,
+            "reauthorize": self._heard_reauthorize,
+            "disconnect": self._heard_disconnect,
+        }
+        #: Told the keys of every grant that ended in another process (the app ends its
+        #: event streams with it).
+        self.on_remote_revoke: Callable[[frozenset[str]], object] | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._exit = contextlib.AsyncExitStack()
         self.on_refused = on_refused
@@ -198,12 +247,16 @@ class RealtimeServer:
             unload_after=unload_after,
             compact_after=compact_after,
             on_stored=self._publish,
+            on_presence=self._publish_presence if self.distributed else None,
+            admit=self._admit if self.distributed else None,
         )
 
     async def __aenter__(self) -> RealtimeServer:
         await self._exit.enter_async_context(self.fanout.subscribe(self._receive))
         if self.distributed:
             self._spawn(self._resync_periodically())
+            self._spawn(self._publish_outbox())
+            self._spawn(self._follow_ended())
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -224,16 +277,96 @@ class RealtimeServer:
     # -- fan-out ----------------------------------------------------------------------------
 
     async def _publish(self, document: str, update: bytes) -> None:
-        """After a commit: tell the other processes. Losing the message is allowed."""
+        """After a commit: tell the other processes (queued; losing the message is allowed)."""
+        if not self.distributed:
+            return
         seq = self._published.get(document, 0) + 1
         self._published[document] = seq
-        try:
-            await self.fanout.publish(Published(document, update, self.origin, seq))
-        except Exception:
-            log.warning("fan-out publish failed; other processes resync", exc_info=True)
+        self._send(Published(document, update, self.origin, seq))
+
+    def _send(self, message: Published) -> None:
+        self._outbox.append(message)
+        self._outbox_ready.set()
+
+    async def _publish_outbox(self) -> None:
+        while True:
+            await self._outbox_ready.wait()
+            self._outbox_ready.clear()
+            while self._outbox:
+                message = self._outbox.popleft()
+                try:
+                    async with asyncio.timeout(2):
+                        await self.fanout.publish(message)
+                except Exception as exc:
+                    # Lost: updates are repaired by the receivers' resync (gap or periodic),
+                    # presence by the next change; a revocation is also marked (``_admit``).
+                    self._publish_failures.failed(exc)
+
+    def signal(self, topic: str, payload: bytes = b"") -> None:
+        """Tell the other processes ``topic`` (their ``on_signal`` handler runs). Lossy."""
+        if self.distributed:
+            self._send(Published(topic, payload, self.origin, 0, SIGNAL))
+
+    def on_signal(self, topic: str, handler: OnSignal) -> None:
+        """Run ``handler(payload)`` for each ``topic`` signal from another process."""
+        self._signals[topic] = handler
+
+    def _publish_presence(self, document: str, entries: list[AwarenessEntry]) -> None:
+        self._send(
+            Published(document, protocol.encode_awareness(entries), self.origin, 0, PRESENCE)
+        )
+
+    def _admit(self, senders: set[Connection]) -> set[Connection]:
+        """The senders of a batch whose grant ended (in any process) after they were let in:
+        a process that missed the revocation's signal still refuses what they send next, at
+        most ``ENDED_POLL_SECONDS`` after it (plus Redis's own delay)."""
+        if not self._ended:
+            return set()
+        return {
+            conn
+            for conn in senders
+            if any(self._ended.get(key, float("-inf")) >= conn.opened_at for key in conn.keys)
+        }
+
+    async def _follow_ended(self) -> None:
+        """Keep ``_ended`` up to date from the fan-out's record, off every message's path."""
+        since = time.time() - ENDED_FOR_SECONDS
+        while True:
+            try:
+                async with asyncio.timeout(2):
+                    if self._unmarked:
+                        pending, self._unmarked = self._unmarked, {}
+                        try:
+                            for key, at in pending.items():
+                                await self.fanout.mark_ended({key}, at, ENDED_FOR_SECONDS)
+                        except Exception:
+                            self._unmarked.update(pending)
+                            raise
+                    asked = time.time()
+                    for key, at in (await self.fanout.ended_since(since)).items():
+                        self._ended[key] = max(at, self._ended.get(key, at))
+                    since = asked - ENDED_OVERLAP_SECONDS
+                    cutoff = asked - ENDED_FOR_SECONDS
+                    for key in [k for k, at in self._ended.items() if at < cutoff]:
+                        del self._ended[key]
+            except Exception as exc:
+                self._check_failures.failed(exc)
+            await asyncio.sleep(ENDED_POLL_SECONDS)
 
     async def _receive(self, message: Published) -> None:
         if message.origin == self.origin:
+            return
+        if message.kind == SIGNAL:
+            handler = self._signals.get(message.document)
+            if handler is not None:
+                await handler(message.update)
+            return
+        if message.kind == PRESENCE:
+            room = self.rooms.rooms.get(message.document)
+            if room is not None:
+                room.apply_remote_presence(protocol.decode_awareness(message.update))
+            return
+        if message.kind != UPDATE:
             return
         key = (message.origin, message.document)
         last = self._heard.pop(key, None)
@@ -247,6 +380,23 @@ class RealtimeServer:
         if last is not None and message.seq != last + 1 and message.document in self.rooms.rooms:
             log.info("fan-out gap for a document (%s after %s); resyncing", message.seq, last)
             self._spawn(self._resync_quietly(message.document))
+
+    async def _heard_revoke(self, payload: bytes) -> None:
+        keys = frozenset(json.loads(payload))
+        closed = await self.revoke(keys, relay=False)
+        streams = self.on_remote_revoke(keys) if self.on_remote_revoke is not None else 0
+        log.info(
+            "access ended in another process: %d realtime connection(s), %s event stream(s)"
+            " closed here",
+            closed,
+            streams,
+        )
+
+    async def _heard_reauthorize(self, payload: bytes) -> None:
+        await self.reauthorize(payload.decode(), relay=False)
+
+    async def _heard_disconnect(self, payload: bytes) -> None:
+        await self.disconnect(payload.decode(), relay=False)
 
     async def _resync_quietly(self, document: str) -> None:
         try:
@@ -271,10 +421,12 @@ class RealtimeServer:
             doc.apply_update(loaded.state)
         return str(doc.get(name, type=Text))
 
-    async def reauthorize(self, document: str) -> None:
-        """Close every connection to ``document`` (in this process) so each client reconnects
+    async def reauthorize(self, document: str, *, relay: bool = True) -> None:
+        """Close every connection to ``document`` (in every process) so each client reconnects
         and is authorized again: called after the document's audience changed. Stock clients
         reconnect on any close; one that may no longer see it is refused with 1008."""
+        if relay:
+            self.signal("reauthorize", document.encode())
         room = self.rooms.rooms.get(document)
         if room is None:
             return
@@ -284,11 +436,13 @@ class RealtimeServer:
             conn.revoked = True
         await asyncio.gather(*(conn.close(4001) for conn in list(room.connections)))
 
-    async def disconnect(self, author: str, code: int = 4001) -> int:
-        """Close every connection (in this process) written as ``author``, in every room: their
+    async def disconnect(self, author: str, code: int = 4001, *, relay: bool = True) -> int:
+        """Close every connection (in every process) written as ``author``, in every room: their
         access ended (a meeting guest when the meeting closes, a revoked participant). What they
         sent before is stored first: closing never drops a received update. Clients reconnect
-        and are refused if they may no longer come in. Returns how many were closed."""
+        and are refused if they may no longer come in. Returns how many were closed here."""
+        if relay:
+            self.signal("disconnect", author.encode())
         doomed = [
             conn
             for room in self.rooms.rooms.values()
@@ -298,12 +452,23 @@ class RealtimeServer:
         await asyncio.gather(*(conn.close(code) for conn in doomed))
         return len(doomed)
 
-    async def revoke(self, keys: Iterable[str], code: int = 4001) -> int:
-        """Close every connection (in this process) whose grant hangs on any of ``keys``: that
+    async def revoke(self, keys: Iterable[str], code: int = 4001, *, relay: bool = True) -> int:
+        """Close every connection (in every process) whose grant hangs on any of ``keys``: that
         access ended (4001, as ``disconnect``). From this call on nothing they send is handled;
         what they sent before it is stored. Their reconnect is refused at the upgrade.
-        Returns how many."""
+        Returns how many were closed here.
+
+        Other processes hear it by signal, and the keys are marked ended for them to check
+        on every batch their connections send (``_admit``), in case the signal is lost."""
         wanted = frozenset(keys)
+        if self.distributed and wanted:
+            now = time.time()
+            for key in wanted:
+                self._ended[key] = now
+            if relay:
+                self.signal("revoke", json.dumps(sorted(wanted)).encode())
+                # Recorded for the others by the follower task, never waited for here.
+                self._unmarked.update(dict.fromkeys(wanted, now))
         doomed = [
             (room, conn)
             for room in self.rooms.rooms.values()
@@ -422,7 +587,7 @@ class RealtimeServer:
         conn.on_drop = lambda: self.rooms.leave(room, conn)
         try:
             conn.send(protocol.sync_step1(room.doc.get_state()))
-            if room._states:
+            if room.presence_states():
                 conn.send(room.awareness_snapshot())
             await self._read(conn, room)
         finally:
