@@ -18,8 +18,10 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
+from realtime.fanout import RedisFanout
 from realtime.server import RealtimeServer
 from realtime.store import DocumentUnavailable
+from workspace import region
 from workspace.audit.coalesce import Refusals, Visits, keep_writing_refusals, write_refusals
 from workspace.auth import views as auth_views
 from workspace.cases import views as case_views
@@ -77,19 +79,23 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        db = Database(settings.database_url)
+        db = Database(settings.database_url, **settings.engine_options())
         app.state.db = db
         realtime = RealtimeServer(
             db.engine,
             notes_access.authorize,
+            fanout=RedisFanout(settings.redis_url, settings.redis_prefix)
+            if settings.redis_url
+            else None,
             allowed_origins={settings.origin, *settings.allowed_origins},
             max_message_bytes=settings.realtime_max_message_bytes,
             on_refused=lambda grant, reason: notes_access.on_refused(grant, reason, app),
             on_denied=notes_access.on_denied,
         )
         app.state.realtime = realtime
+        region.connect(app.state.events, app.state.presence, realtime)
         try:
-            async with realtime:
+            async with realtime, region.heartbeat(app.state.events, app.state.presence, realtime):
                 watcher = asyncio.create_task(watch_quiet_moments(db, realtime))
                 counter = asyncio.create_task(keep_writing_refusals(db, app.state.refusals))
                 try:

@@ -1,4 +1,7 @@
-"""In-process event bus: views publish after commit; open screens of a case subscribe.
+"""Event bus: views publish after commit; open screens of a case subscribe.
+
+Each process delivers to its own subscribers; with several workers, ``relay`` hands every
+published event to the others too (``workspace.region``), which ``deliver`` it to theirs.
 
 Treated as lossy: a subscriber whose bounded queue is full misses events and must refresh
 from the database (the page it shows is always re-rendered from committed rows).
@@ -12,13 +15,14 @@ import asyncio
 import contextlib
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 
 class CaseEvent(Protocol):
-    case_id: uuid.UUID
+    @property
+    def case_id(self) -> uuid.UUID: ...
 
 
 #: Put on a subscriber's queue when its stream must end (its access ended, or shutdown).
@@ -47,9 +51,18 @@ class EventBus:
         self._closed = False
         #: Every event ever published in this process, newest last; bounded, for tests/debug.
         self.recent: list[Any] = []
+        #: Told every event published here, to pass on to the other workers (never waits).
+        self.relay: Callable[[CaseEvent], None] | None = None
 
     async def publish(self, event: CaseEvent) -> None:
+        """After a commit: every screen of the case hears it, on every worker."""
         self.recent = [*self.recent[-99:], event]
+        self.deliver(event)
+        if self.relay is not None:
+            self.relay(event)
+
+    def deliver(self, event: CaseEvent) -> None:
+        """To this process's subscribers only (an event published here or by another worker)."""
         for subscription in list(self._subscribers.get(event.case_id, ())):
             # Lossy by contract: a full subscriber resyncs from the database.
             with contextlib.suppress(asyncio.QueueFull):

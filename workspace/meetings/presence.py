@@ -1,36 +1,109 @@
 """Who is in a meeting right now: every open meeting screen (its live channel) counts.
 
-Kept in this process (a meeting's screens reach the worker that serves them; with several
-workers, put the registry behind the same fan-out as the realtime rooms). The attendance list
-in the database is what the minutes use; this registry says who is here at this moment."""
+Each worker counts the screens it serves. With several workers, each tells the others its own
+set for a meeting when it changes and again every ``HEARTBEAT`` seconds (``relay``, wired in
+``workspace.region``); a worker's sets are forgotten ``REMOTE_FOR`` seconds after it last
+spoke, so a worker that died does not keep people in the meeting. The attendance list in the
+database is what the minutes use; this registry says who is here at this moment."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 OnChange = Callable[[bool], Awaitable[None]]
+#: Told this worker's set of present participants of a meeting (case, meeting, set) whenever
+#: it changes.
+Relay = Callable[[uuid.UUID, uuid.UUID, frozenset[uuid.UUID]], None]
+
+HEARTBEAT = 10.0
+REMOTE_FOR = 30.0
 
 
 class Presence:
     def __init__(self) -> None:
         self._open: dict[uuid.UUID, Counter[uuid.UUID]] = {}
+        #: Other workers' sets: worker -> meeting -> (participants, when heard).
+        self._remote: dict[str, dict[uuid.UUID, tuple[frozenset[uuid.UUID], float]]] = {}
+        #: The case of every meeting this registry has heard of (for the events it causes).
+        self._cases: dict[uuid.UUID, uuid.UUID] = {}
+        self.relay: Relay | None = None
+
+    def here(self, meeting_id: uuid.UUID) -> frozenset[uuid.UUID]:
+        """Present through a screen this worker serves."""
+        return frozenset(self._open.get(meeting_id, ()))
 
     def present(self, meeting_id: uuid.UUID) -> set[uuid.UUID]:
-        return set(self._open.get(meeting_id, ()))
+        """Present through any worker's screens."""
+        now = time.monotonic()
+        found = set(self.here(meeting_id))
+        for meetings in self._remote.values():
+            entry = meetings.get(meeting_id)
+            if entry is not None and now - entry[1] < REMOTE_FOR:
+                found |= entry[0]
+        return found
+
+    def case_of(self, meeting_id: uuid.UUID) -> uuid.UUID | None:
+        return self._cases.get(meeting_id)
+
+    def tell_all(self) -> None:
+        """Repeat this worker's set of every meeting someone attends through it (heartbeat)."""
+        for meeting_id in list(self._open):
+            self._tell(meeting_id)
+
+    def heard(
+        self,
+        worker: str,
+        case_id: uuid.UUID,
+        meeting_id: uuid.UUID,
+        participants: frozenset[uuid.UUID],
+    ) -> bool:
+        """Another worker's set for a meeting; returns whether who is present changed."""
+        self._cases[meeting_id] = case_id
+        before = self.present(meeting_id)
+        meetings = self._remote.setdefault(worker, {})
+        if participants:
+            meetings[meeting_id] = (participants, time.monotonic())
+        else:
+            meetings.pop(meeting_id, None)
+        return self.present(meeting_id) != before
+
+    def expire(self) -> list[uuid.UUID]:
+        """Forget sets of workers gone quiet; returns the meetings whose presence changed."""
+        now = time.monotonic()
+        changed = []
+        for meetings in self._remote.values():
+            for meeting_id, (_, heard) in list(meetings.items()):
+                if now - heard >= REMOTE_FOR:
+                    del meetings[meeting_id]
+                    changed.append(meeting_id)
+        return changed
+
+    def _tell(self, meeting_id: uuid.UUID) -> None:
+        case_id = self._cases.get(meeting_id)
+        if self.relay is not None and case_id is not None:
+            self.relay(case_id, meeting_id, self.here(meeting_id))
 
     @asynccontextmanager
     async def attend(
-        self, meeting_id: uuid.UUID, participant_id: uuid.UUID, on_change: OnChange
+        self,
+        case_id: uuid.UUID,
+        meeting_id: uuid.UUID,
+        participant_id: uuid.UUID,
+        on_change: OnChange,
     ) -> AsyncIterator[None]:
         """While this context is open the participant is in the meeting. ``on_change(True)``
-        runs when their first screen opens, ``on_change(False)`` when their last one closes."""
+        runs when their first screen opens, ``on_change(False)`` when their last one closes
+        (on any worker that hears of it: screens elsewhere count too)."""
+        self._cases[meeting_id] = case_id
         screens = self._open.setdefault(meeting_id, Counter())
         screens[participant_id] += 1
         if screens[participant_id] == 1:
+            self._tell(meeting_id)
             await on_change(True)
         try:
             yield
@@ -40,5 +113,6 @@ class Presence:
                 del screens[participant_id]
                 if not screens:
                     self._open.pop(meeting_id, None)
+                self._tell(meeting_id)
                 # Shielded: the stream closing is usually a cancellation.
                 await asyncio.shield(on_change(False))

@@ -433,6 +433,8 @@ async def meeting_live(request: Request) -> Response:
     app = request.app
 
     async def on_change(arrived: bool) -> None:
+        if not arrived and participant_id in app.state.presence.present(meeting_id):
+            return  # their screen on another worker is still open: they are still here
         try:
             async with app.state.db.begin() as db:
                 await actions.mark_seen(db, meeting_id, participant_id, arrived=arrived)
@@ -452,7 +454,7 @@ async def meeting_live(request: Request) -> Response:
         case_id,
         keys=who.keys,
         accept=this_meeting,
-        while_open=app.state.presence.attend(meeting_id, participant_id, on_change),
+        while_open=app.state.presence.attend(case_id, meeting_id, participant_id, on_change),
     )
 
 
