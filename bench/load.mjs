@@ -2,7 +2,9 @@
 // Node process; bench/realtime.py may run several of these workers and combine their figures.
 //
 // argv[2] is a JSON config: {url, cookie, origin, docs: [room...], clientsPerDoc, intervalMs,
-// durationMs, burst, worker, workers}. Of the docs x clientsPerDoc clients, this worker runs
+// durationMs, burst, worker, workers, urls?}. With `urls` (several Kring workers), client i
+// connects to urls[i % urls.length], and latency is also reported apart for edits that crossed
+// workers and edits that stayed on one. Of the docs x clientsPerDoc clients, this worker runs
 // those whose index i has i % workers == worker, so even one room can be spread over processes.
 // Every interval each client types a burst of `burst` keystrokes (one Yjs transaction each) at
 // its own caret: a user starts somewhere in the text and goes on after what they typed last,
@@ -42,6 +44,8 @@ const worker = cfg.worker ?? 0
 const workers = cfg.workers ?? 1
 const convergeMs = cfg.convergeMs ?? 60000
 const moveEveryMs = cfg.moveEveryMs ?? 0
+const urls = cfg.urls ?? [cfg.url]
+const serverOf = (id) => id % urls.length
 class CookieWebSocket extends WebSocket {
   constructor (url, protocols) {
     super(url, protocols, { headers: { Cookie: cfg.cookie, Origin: cfg.origin }, perMessageDeflate: false })
@@ -54,6 +58,8 @@ const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]()
 const receive = async () => JSON.parse((await lines.next()).value)
 
 const latencies = new Histogram()
+const crossing = new Histogram()
+const staying = new Histogram()
 // Per second of the run: [samples, worst latency], to see when a tail happens.
 const seconds = []
 let runStart = 0
@@ -70,7 +76,12 @@ const record = (ms) => {
 const now = () => performance.timeOrigin + performance.now()
 
 const scanTokens = (bytes, at, self) => {
-  forEachToken(bytes, (id, sentAt) => { if (id !== self) record(at - sentAt / 100) })
+  forEachToken(bytes, (id, sentAt) => {
+    if (id === self) return
+    const ms = at - sentAt / 100
+    record(ms)
+    if (urls.length > 1) (serverOf(id) === serverOf(self) ? staying : crossing).add(ms)
+  })
 }
 // Warm this process's JIT on private documents first (1.5 s; no server involved, nothing
 // measured). Cold, the crowd's first second of typing had a third of its samples over 40 ms
@@ -93,7 +104,7 @@ const scanTokens = (bytes, at, self) => {
 const clients = []
 let typing = false
 
-const connect = (room, doc) => new WebsocketProvider(cfg.url, room, doc, {
+const connect = (room, doc, id = 0) => new WebsocketProvider(urls[serverOf(id)], room, doc, {
   WebSocketPolyfill: CookieWebSocket, disableBc: true, maxBackoffTime: 500
 })
 
@@ -104,7 +115,7 @@ for (const room of cfg.docs) {
     const id = index
     const doc = new Y.Doc()
     const text = doc.getText('text')
-    const provider = connect(room, doc)
+    const provider = connect(room, doc, id)
     if (moveEveryMs) {
       // As static/src/editor.js does; the server replaces it with the participant's identity.
       provider.awareness.setLocalStateField('user', { name: `client ${index}`, color: '#30bced', colorLight: '#30bced33' })
@@ -243,6 +254,8 @@ await send({
   phase: 'done',
   clients: clients.length,
   ...latencies.report(),
+  crossing: crossing.report(),
+  staying: staying.report(),
   rooms,
   duplicated,
   items,

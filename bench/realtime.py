@@ -2,6 +2,13 @@
 real stock Yjs clients (Node: yjs + y-websocket) on the same machine.
 
     .venv/bin/python -m bench.realtime [--scenario meeting|meetings|crowd|open|idle|all]
+    .venv/bin/python -m bench.realtime --scenario meetings \
+        --database-url postgresql://postgres@127.0.0.1:5432/postgres \
+        [--servers 2 --redis-url redis://127.0.0.1:6379/0]
+
+With --database-url the bench creates a fresh PostgreSQL database there (and drops it after);
+with --servers 2 two `kring serve` workers share it and a Redis, the clients dealt over them
+in turn, and latency is also reported apart for edits that crossed workers.
 
 Prints a Markdown table: edit-to-peer latency p50/p95/p99, lost updates, convergence, server
 CPU (share of one core) and peak memory. Measured, never asserted: see docs/realtime.md."""
@@ -61,6 +68,47 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+#: Where the servers keep their data: a PostgreSQL database (``--database-url``) or, by
+#: default, SQLite in each scenario's own folder. Set by ``main``.
+DATABASE: dict[str, Any] = {"admin": None, "servers": 1, "redis": None}
+
+
+def _database_url(data_dir: Path) -> str:
+    return DATABASE.get("url") or f"sqlite+aiosqlite:///{data_dir / 'kring.sqlite3'}"
+
+
+class _Fresh:
+    """A fresh database for one scenario: a new PostgreSQL database, or the SQLite file."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.name = f"kring_bench_{uuid.uuid4().hex[:10]}"
+
+    def __enter__(self) -> str:
+        if DATABASE["admin"]:
+            self._admin("CREATE DATABASE")
+            DATABASE["url"] = DATABASE["admin"].rsplit("/", 1)[0] + "/" + self.name
+        return _database_url(self.data_dir)
+
+    def __exit__(self, *exc: object) -> None:
+        if DATABASE["admin"]:
+            DATABASE.pop("url", None)
+            self._admin("DROP DATABASE IF EXISTS", " WITH (FORCE)")
+
+    def _admin(self, verb: str, tail: str = "") -> None:
+        from sqlalchemy import text
+
+        from workspace.db import create_engine
+
+        async def run() -> None:
+            engine = create_engine(DATABASE["admin"], isolation_level="AUTOCOMMIT")
+            async with engine.connect() as conn:
+                await conn.execute(text(f'{verb} "{self.name}"{tail}'))
+            await engine.dispose()
+
+        asyncio.run(run())
+
+
 async def _prepare(data_dir: Path, cases: int) -> list[str]:
     """A professional and ``cases`` cases she coordinates; returns their notes documents."""
     from workspace.access import Actor
@@ -70,7 +118,7 @@ async def _prepare(data_dir: Path, cases: int) -> list[str]:
     from workspace.models import User, UserRole
     from workspace.notes import document_name
 
-    url = f"sqlite+aiosqlite:///{data_dir / 'kring.sqlite3'}"
+    url = _database_url(data_dir)
     await upgrade(url)
     db = Database(url)
     try:
@@ -100,7 +148,7 @@ async def _fill_log(data_dir: Path, document: str, count: int) -> None:
     from realtime.store import Pending, UpdateStore
     from workspace.db import Database
 
-    db = Database(f"sqlite+aiosqlite:///{data_dir / 'kring.sqlite3'}")
+    db = Database(_database_url(data_dir))
     store = UpdateStore(db.engine)
     writer: Doc[Any] = Doc()
     text = writer.get("text", type=Text)
@@ -120,11 +168,20 @@ async def _fill_log(data_dir: Path, document: str, count: int) -> None:
 
 
 class Server:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, redis_prefix: str = "", origin: str = "") -> None:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "KRING_BASE_URL": self.base}
-        env.pop("KRING_DATABASE_URL", None)
+        env = {**os.environ, "KRING_BASE_URL": self.base, "KRING_DATABASE_URL": ""}
+        if origin:  # a worker behind one public address: the clients present that origin
+            env["KRING_ALLOWED_ORIGINS"] = origin
+        env.pop("KRING_REDIS_URL", None)
+        if DATABASE.get("url"):
+            env["KRING_DATABASE_URL"] = DATABASE["url"]
+        else:
+            env.pop("KRING_DATABASE_URL")
+        if redis_prefix:
+            env["KRING_REDIS_URL"] = DATABASE["redis"]
+            env["KRING_REDIS_PREFIX"] = redis_prefix
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -256,8 +313,42 @@ def _percentiles(results: list[dict[str, Any]]) -> dict[str, float | None]:
     return out
 
 
+class Servers:
+    """``DATABASE["servers"]`` workers over one data folder (one secret key) and database;
+    with more than one, they share a Redis under a prefix of this run's own."""
+
+    def __init__(self, data_dir: Path) -> None:
+        count = DATABASE["servers"]
+        prefix = f"kring-bench-{uuid.uuid4().hex[:8]}" if count > 1 else ""
+        first = Server(data_dir, redis_prefix=prefix)
+        others = [
+            Server(data_dir, redis_prefix=prefix, origin=first.base) for _ in range(count - 1)
+        ]
+        self.all = [first, *others]
+        self.port = self.all[0].port
+        self.base = self.all[0].base
+        self.urls = [f"ws://127.0.0.1:{s.port}/realtime" for s in self.all]
+
+    @property
+    def peak_rss_kb(self) -> int:
+        return sum(s.peak_rss_kb for s in self.all)
+
+    def rss_kb(self) -> int:
+        return sum(s.rss_kb() for s in self.all)
+
+    def cpu_seconds(self) -> float:
+        return sum(s.cpu_seconds() for s in self.all)
+
+    def cookie(self) -> str:
+        return self.all[0].cookie()
+
+    def stop(self) -> None:
+        for s in self.all:
+            s.stop()
+
+
 def run_load(
-    config: dict[str, Any], workers: int, server: Server, observe: bool = False
+    config: dict[str, Any], workers: int, server: Servers, observe: bool = False
 ) -> dict[str, Any]:
     """Run the load in ``workers`` Node processes (clients dealt round-robin, so even one
     room is spread over them); server CPU is measured over the typing phase only.
@@ -301,6 +392,8 @@ def run_load(
             seen[room] = seen.get(room, 0) + figures["seen"]
             converged += figures["converged"]
     return {
+        "crossing": _percentiles([r["crossing"] for r in results]),
+        "staying": _percentiles([r["staying"] for r in results]),
         "clients": sum(r["clients"] for r in results),
         "docs": len(totals),
         "tokens": sum(totals.values()),
@@ -342,15 +435,16 @@ def load_scenario(
     cursors_ms: int | None = None,
 ) -> dict[str, Any]:
     spec = SCENARIOS[name]
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, _Fresh(Path(tmp)):
         data_dir = Path(tmp)
         docs = asyncio.run(_prepare(data_dir, spec["docs"]))
-        server = Server(data_dir)
+        server = Servers(data_dir)
         try:
             config = {
                 **spec,
                 "docs": docs,
-                "url": f"ws://127.0.0.1:{server.port}/realtime",
+                "url": server.urls[0],
+                "urls": server.urls,
                 "cookie": server.cookie(),
                 "origin": server.base,
             }
@@ -366,7 +460,7 @@ def load_scenario(
 
 
 def open_scenario(count: int = 100_000) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, _Fresh(Path(tmp)):
         data_dir = Path(tmp)
         (doc,) = asyncio.run(_prepare(data_dir, 1))
         asyncio.run(_fill_log(data_dir, doc, count))
@@ -386,7 +480,7 @@ def open_scenario(count: int = 100_000) -> dict[str, Any]:
         from workspace.db import Database
 
         async def compact() -> None:
-            db = Database(f"sqlite+aiosqlite:///{data_dir / 'kring.sqlite3'}")
+            db = Database(_database_url(data_dir))
             await UpdateStore(db.engine).compact(doc)
             await db.dispose()
 
@@ -408,7 +502,7 @@ def open_scenario(count: int = 100_000) -> dict[str, Any]:
 
 
 def idle_scenario(rooms: int = 300) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, _Fresh(Path(tmp)):
         data_dir = Path(tmp)
         docs = asyncio.run(_prepare(data_dir, rooms))
         server = Server(data_dir)
@@ -460,13 +554,35 @@ def main() -> None:
         help="clients also show their caret, as our editor does, and move it to another place"
         " every MS ms on average (default: no presence beyond joining)",
     )
+    parser.add_argument(
+        "--database-url",
+        help="a PostgreSQL server's URL (a database the bench may create others next to);"
+        " default: SQLite",
+    )
+    parser.add_argument("--servers", type=int, default=1, help="Kring workers (default 1)")
+    parser.add_argument("--redis-url", help="Redis for several workers' fan-out")
     args = parser.parse_args()
+    if args.servers < 1:
+        parser.error("--servers takes a positive number")
+    if args.servers > 1 and not (args.database_url and args.redis_url):
+        parser.error("several --servers need --database-url (PostgreSQL) and --redis-url")
+    from workspace.config import normalise_database_url
+
+    DATABASE.update(
+        admin=normalise_database_url(args.database_url) if args.database_url else None,
+        servers=args.servers,
+        redis=args.redis_url,
+    )
     if args.cursors is not None and args.cursors <= 0:
         parser.error("--cursors takes a positive number of milliseconds")
     if not (HERE / "node_modules" / "y-websocket").exists():
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--prefix", str(HERE)], check=True)
     names = [*SCENARIOS, "open", "idle"] if args.scenario == "all" else [args.scenario]
     print(f"machine: {os.cpu_count()} cores, {sys.platform}; load generator on the same machine")
+    print(
+        f"storage: {'PostgreSQL' if args.database_url else 'SQLite'}; "
+        f"{args.servers} Kring worker(s){' over Redis' if args.servers > 1 else ''}"
+    )
     for name in names:
         if name in SCENARIOS:
             r = load_scenario(name, args.workers, args.duration, args.observe, args.cursors)
@@ -481,6 +597,16 @@ def main() -> None:
                 f"{r['presence_per_s']:.1f} messages per client per second |",
                 flush=True,
             )
+            if DATABASE["servers"] > 1:
+                for label in ("crossing", "staying"):
+                    d = r[label]
+                    if d["p50"] is None:
+                        continue
+                    print(
+                        f"|   {label} workers | p50 {d['p50']:.1f} ms | p95 {d['p95']:.1f} ms | "
+                        f"p99 {d['p99']:.1f} ms | max {d['max']:.0f} ms |",
+                        flush=True,
+                    )
             if r["delivered"]:
                 d = r["delivered"]
                 print(
