@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -61,15 +61,6 @@ class Fanout(Protocol):
     def subscribe(self, receive: Receive) -> AbstractAsyncContextManager[None]:
         """While the context is open, hand every message (own ones included) to ``receive``."""
 
-    async def mark_ended(self, keys: Iterable[str], at: float, keep: float) -> None:
-        """Record for every process that the grants hanging on ``keys`` ended at ``at``
-        (``time.time()``); forget records older than ``keep`` seconds. A process that missed
-        the signal still refuses what connections opened before that moment send; a grant
-        given again later (a participant invited anew) opens new connections, untouched."""
-
-    async def ended_since(self, since: float) -> dict[str, float]:
-        """Every key recorded as ended at ``since`` or later, with when it ended."""
-
 
 class InProcessFanout:
     """A hub for servers in one process: the default (a lone server hears only itself), and
@@ -77,7 +68,6 @@ class InProcessFanout:
 
     def __init__(self) -> None:
         self._receivers: list[Receive] = []
-        self._ended: dict[str, float] = {}
 
     async def publish(self, message: Published) -> None:
         for receive in list(self._receivers):
@@ -93,15 +83,6 @@ class InProcessFanout:
             yield
         finally:
             self._receivers.remove(receive)
-
-    async def mark_ended(self, keys: Iterable[str], at: float, keep: float) -> None:
-        for key in keys:
-            self._ended[key] = max(at, self._ended.get(key, at))
-        for key in [k for k, when in self._ended.items() if when < at - keep]:
-            del self._ended[key]
-
-    async def ended_since(self, since: float) -> dict[str, float]:
-        return {key: when for key, when in self._ended.items() if when >= since}
 
 
 def encode(message: Published) -> bytes:
@@ -155,8 +136,7 @@ def _reason(exc: BaseException) -> str:
 
 
 class RedisFanout:
-    """Redis pub/sub on one channel (``<prefix>:realtime``), and ended grants in one sorted
-    set (``<prefix>:ended``). Needs the ``redis`` package (imported when used).
+    """Redis pub/sub on one channel (``<prefix>:realtime``). Needs the ``redis`` package (imported when used).
 
     Every command has a timeout: a Redis that hangs costs a publish two seconds at most, and
     publishing happens off the commit path (``RealtimeServer`` queues it), so local delivery
@@ -165,8 +145,6 @@ class RedisFanout:
     def __init__(self, url: str, prefix: str = "kring", *, timeout: float = 2.0) -> None:
         self.url, self.prefix, self.timeout = url, prefix, timeout
         self.channel = f"{prefix}:realtime"
-        #: A sorted set: grant key -> when it ended (see ``mark_ended``).
-        self.ended_key = f"{prefix}:ended"
         self._client: Any = None
         self._lost = QuietLog("redis fan-out connection")
 
@@ -184,23 +162,6 @@ class RedisFanout:
         if self._client is None:
             raise RuntimeError("RedisFanout.publish outside subscribe()")
         await self._client.publish(self.channel, encode(message))
-
-    async def mark_ended(self, keys: Iterable[str], at: float, keep: float) -> None:
-        if self._client is None:
-            raise RuntimeError("RedisFanout.mark_ended outside subscribe()")
-        async with self._client.pipeline(transaction=False) as pipe:
-            pipe.zadd(self.ended_key, {key: at for key in keys})
-            pipe.zremrangebyscore(self.ended_key, "-inf", f"({at - keep}")
-            await pipe.execute()
-
-    async def ended_since(self, since: float) -> dict[str, float]:
-        if self._client is None:
-            raise RuntimeError("RedisFanout.ended_since outside subscribe()")
-        found = await self._client.zrangebyscore(self.ended_key, since, "+inf", withscores=True)
-        return {
-            (key.decode() if isinstance(key, bytes) else str(key)): float(when)
-            for key, when in found
-        }
 
     @asynccontextmanager
     async def subscribe(self, receive: Receive) -> AsyncIterator[None]:

@@ -183,7 +183,7 @@ OnStored = Callable[[str, bytes], Awaitable[None]]
 #: Told the presence entries a room accepted from its own connections (to relay them).
 OnPresence = Callable[[str, list[AwarenessEntry]], None]
 #: Given a batch's senders, returns those whose access ended meanwhile elsewhere.
-Admit = Callable[[set["Connection"]], set["Connection"]]
+Admit = Callable[[set["Connection"]], Awaitable[set["Connection"]]]
 #: A presence state relayed from another process is forgotten after this long without news
 #: (that process may have died; y-protocols clients drop a state after 30 s themselves).
 REMOTE_PRESENCE_SECONDS = 35.0
@@ -335,7 +335,7 @@ class Room:
             return
         senders = {c for c, _, _, _ in batch if c is not None}
         if self.admit is not None and senders:
-            ended = self.admit(senders)
+            ended = await self.admit(senders)
             if ended:
                 # Their access ended in another process and this one missed the signal.
                 for conn in ended:

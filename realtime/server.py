@@ -64,11 +64,6 @@ OUTBOX = 10_000
 #: How long an ended grant stays marked for every process to check (the longest a session
 #: lives, a member's: 14 days, plus a margin).
 ENDED_FOR_SECONDS = 15 * 24 * 3600
-#: How often a process reads the grants that ended elsewhere (the longest a process that
-#: missed a revocation's signal may still take something from its connection).
-ENDED_POLL_SECONDS = 1.0
-#: Read that much further back each time: clocks of several machines differ a little.
-ENDED_OVERLAP_SECONDS = 30.0
 
 
 class Rooms:
@@ -83,7 +78,7 @@ class Rooms:
         compact_after: int,
         on_stored: Callable[[str, bytes], Awaitable[None]],
         on_presence: Callable[[str, list[AwarenessEntry]], None] | None = None,
-        admit: Callable[[set[Connection]], set[Connection]] | None = None,
+        admit: Callable[[set[Connection]], Awaitable[set[Connection]]] | None = None,
     ) -> None:
         self.store = store
         self.unload_after = unload_after
@@ -224,11 +219,12 @@ class RealtimeServer:
         self._outbox_ready = asyncio.Event()
         self._publish_failures = QuietLog("fan-out publish")
         self._check_failures = QuietLog("checking ended grants")
-        #: Grant key -> when it ended (wall clock), heard from any process; checked on every
-        #: batch a connection sends (``_admit``), without waiting for anything.
+        #: Grant key -> when it ended (wall clock), as this process has heard or read it.
         self._ended: dict[str, float] = {}
-        #: Ended here but not yet recorded in the fan-out (it was away): tried again.
-        self._unmarked: dict[str, float] = {}
+        #: Batches waiting for the check of their senders' grants (``_admit``): one query
+        #: answers every room that commits at the same moment.
+        self._checks: list[tuple[frozenset[str], asyncio.Future[dict[str, float]]]] = []
+        self._checker: asyncio.Task[None] | None = None
         #: Handlers of signals from other processes, by topic (``on_signal``).
         self._signals: dict[str, OnSignal] = {
             "revoke": self._heard_revoke,
@@ -256,7 +252,6 @@ class RealtimeServer:
         if self.distributed:
             self._spawn(self._resync_periodically())
             self._spawn(self._publish_outbox())
-            self._spawn(self._follow_ended())
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -316,42 +311,43 @@ class RealtimeServer:
             Published(document, protocol.encode_awareness(entries), self.origin, 0, PRESENCE)
         )
 
-    def _admit(self, senders: set[Connection]) -> set[Connection]:
-        """The senders of a batch whose grant ended (in any process) after they were let in:
-        a process that missed the revocation's signal still refuses what they send next, at
-        most ``ENDED_POLL_SECONDS`` after it (plus Redis's own delay)."""
-        if not self._ended:
-            return set()
+    async def _admit(self, senders: set[Connection]) -> set[Connection]:
+        """The senders of a batch whose grant ended (in any process) after they were let in.
+        A revocation reaches the other processes by signal, which may be lost or come late;
+        it is also recorded in the database every process shares (``revoke``), and checked
+        here before anything a connection sent is stored. One query serves every room that
+        commits at the same moment. If the check fails, the batch is taken (the append that
+        follows reports the database's trouble itself)."""
+        keys = frozenset(key for conn in senders for key in conn.keys)
+        if keys:
+            done: asyncio.Future[dict[str, float]] = asyncio.get_running_loop().create_future()
+            self._checks.append((keys, done))
+            if self._checker is None or self._checker.done():
+                self._checker = asyncio.create_task(self._check_waiting())
+            try:
+                for key, at in (await done).items():
+                    self._ended[key] = max(at, self._ended.get(key, at))
+            except Exception as exc:
+                self._check_failures.failed(exc)
         return {
             conn
             for conn in senders
             if any(self._ended.get(key, float("-inf")) >= conn.opened_at for key in conn.keys)
         }
 
-    async def _follow_ended(self) -> None:
-        """Keep ``_ended`` up to date from the fan-out's record, off every message's path."""
-        since = time.time() - ENDED_FOR_SECONDS
-        while True:
+    async def _check_waiting(self) -> None:
+        while self._checks:
+            waiting, self._checks = self._checks, []
             try:
-                async with asyncio.timeout(2):
-                    if self._unmarked:
-                        pending, self._unmarked = self._unmarked, {}
-                        try:
-                            for key, at in pending.items():
-                                await self.fanout.mark_ended({key}, at, ENDED_FOR_SECONDS)
-                        except Exception:
-                            self._unmarked.update(pending)
-                            raise
-                    asked = time.time()
-                    for key, at in (await self.fanout.ended_since(since)).items():
-                        self._ended[key] = max(at, self._ended.get(key, at))
-                    since = asked - ENDED_OVERLAP_SECONDS
-                    cutoff = asked - ENDED_FOR_SECONDS
-                    for key in [k for k, at in self._ended.items() if at < cutoff]:
-                        del self._ended[key]
+                found = await self.store.ended(frozenset().union(*(k for k, _ in waiting)))
             except Exception as exc:
-                self._check_failures.failed(exc)
-            await asyncio.sleep(ENDED_POLL_SECONDS)
+                for _, done in waiting:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            for _, done in waiting:
+                if not done.done():
+                    done.set_result(found)
 
     async def _receive(self, message: Published) -> None:
         if message.origin == self.origin:
@@ -467,8 +463,12 @@ class RealtimeServer:
                 self._ended[key] = now
             if relay:
                 self.signal("revoke", json.dumps(sorted(wanted)).encode())
-                # Recorded for the others by the follower task, never waited for here.
-                self._unmarked.update(dict.fromkeys(wanted, now))
+                # Recorded before this returns: whatever the revoking request answers, every
+                # process refuses the next batch of those connections from then on.
+                try:
+                    await self.store.mark_ended(wanted, now, ENDED_FOR_SECONDS)
+                except Exception:
+                    log.warning("recording an ended grant failed; the signal still goes")
         doomed = [
             (room, conn)
             for room in self.rooms.rooms.values()

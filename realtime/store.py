@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from realtime import updates as update_format
-from realtime.tables import snapshots, updates
+from realtime.tables import ended_grants, snapshots, updates
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -289,6 +289,40 @@ class UpdateStore:
         finally:
             cursor.close()
         return lasts
+
+    async def mark_ended(self, keys: set[str] | frozenset[str], at: float, keep: float) -> None:
+        """Record that the grants hanging on ``keys`` ended at ``at`` (``time.time()``), for
+        every process to check (``ended``); forget records older than ``keep`` seconds."""
+        if not keys:
+            return
+        rows = [{"key": k, "ended_at": at} for k in sorted(keys)]
+        statement: Any
+        if self.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            statement = pg_insert(ended_grants).values(rows)
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            statement = sqlite_insert(ended_grants).values(rows)
+        statement = statement.on_conflict_do_update(
+            index_elements=[ended_grants.c.key], set_={"ended_at": statement.excluded.ended_at}
+        )
+        async with self.engine.begin() as conn:
+            await conn.execute(statement)
+            await conn.execute(delete(ended_grants).where(ended_grants.c.ended_at < at - keep))
+
+    async def ended(self, keys: set[str] | frozenset[str]) -> dict[str, float]:
+        """When each of ``keys`` that was recorded as ended ended."""
+        if not keys:
+            return {}
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(ended_grants.c.key, ended_grants.c.ended_at).where(
+                    ended_grants.c.key.in_(sorted(keys))
+                )
+            )
+            return {str(key): float(at) for key, at in rows}
 
     def close(self) -> None:
         """Close the writer connection (SQLite). The engine belongs to the caller."""

@@ -6,6 +6,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Float,
     Index,
     Integer,
     LargeBinary,
@@ -40,4 +41,15 @@ snapshots = Table(
     Column("state", LargeBinary, nullable=False),
     Column("last_update_id", BigInteger, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Grants that ended (a revocation, a closed meeting's guests), for every worker to check on
+# each batch a connection sends: one that missed the revocation's signal still refuses the
+# writes of a connection opened before it. ``ended_at`` is ``time.time()`` of the worker that
+# ended it; rows older than the longest session are removed as new ones come in.
+ended_grants = Table(
+    "realtime_ended_grants",
+    Base.metadata,
+    Column("key", String(200), primary_key=True),
+    Column("ended_at", Float, nullable=False),
 )

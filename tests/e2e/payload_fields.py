@@ -277,6 +277,7 @@ NOT_USER_TEXT: dict[str, str] = {
     "realtime_updates.document": "a document name made by Kring from ids",
     "realtime_updates.author": "made by Kring from an id",
     "realtime_snapshots.document": "a document name made by Kring from ids",
+    "realtime_ended_grants.key": "a grant key made by Kring from ids (session:<id>, ...)",
 }
 
 
