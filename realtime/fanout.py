@@ -58,6 +58,9 @@ class Fanout(Protocol):
     async def publish(self, message: Published) -> None:
         """Tell other processes about an update that is already committed. May lose it."""
 
+    async def publish_many(self, messages: list[Published]) -> None:
+        """``publish`` each, in order (at once where the transport allows: one round trip)."""
+
     def subscribe(self, receive: Receive) -> AbstractAsyncContextManager[None]:
         """While the context is open, hand every message (own ones included) to ``receive``."""
 
@@ -75,6 +78,10 @@ class InProcessFanout:
                 await receive(message)
             except Exception:
                 log.exception("a fan-out receiver failed; it resyncs later")
+
+    async def publish_many(self, messages: list[Published]) -> None:
+        for message in messages:
+            await self.publish(message)
 
     @asynccontextmanager
     async def subscribe(self, receive: Receive) -> AsyncIterator[None]:
@@ -162,6 +169,16 @@ class RedisFanout:
         if self._client is None:
             raise RuntimeError("RedisFanout.publish outside subscribe()")
         await self._client.publish(self.channel, encode(message))
+
+    async def publish_many(self, messages: list[Published]) -> None:
+        # One round trip for what queued up meanwhile: awaited one by one, two workers of 100
+        # meetings published slower than they committed (cross-worker p50 1.4 s).
+        if self._client is None:
+            raise RuntimeError("RedisFanout.publish_many outside subscribe()")
+        async with self._client.pipeline(transaction=False) as pipe:
+            for message in messages:
+                pipe.publish(self.channel, encode(message))
+            await pipe.execute()
 
     @asynccontextmanager
     async def subscribe(self, receive: Receive) -> AsyncIterator[None]:

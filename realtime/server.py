@@ -61,6 +61,8 @@ OnSignal = Callable[[bytes], Awaitable[None]]
 
 #: Messages waiting to be published; beyond this the oldest go (a receiver notices the gap).
 OUTBOX = 10_000
+#: Published together (one round trip to Redis) at most.
+OUTBOX_BATCH = 500
 #: How long an ended grant stays marked for every process to check (the longest a session
 #: lives, a member's: 14 days, plus a margin).
 ENDED_FOR_SECONDS = 15 * 24 * 3600
@@ -288,13 +290,14 @@ class RealtimeServer:
             await self._outbox_ready.wait()
             self._outbox_ready.clear()
             while self._outbox:
-                message = self._outbox.popleft()
+                count = min(len(self._outbox), OUTBOX_BATCH)
+                messages = [self._outbox.popleft() for _ in range(count)]
                 try:
                     async with asyncio.timeout(2):
-                        await self.fanout.publish(message)
+                        await self.fanout.publish_many(messages)
                 except Exception as exc:
                     # Lost: updates are repaired by the receivers' resync (gap or periodic),
-                    # presence by the next change; a revocation is also marked (``_admit``).
+                    # presence by the next change; a revocation is also recorded (``_admit``).
                     self._publish_failures.failed(exc)
 
     def signal(self, topic: str, payload: bytes = b"") -> None:
