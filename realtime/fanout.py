@@ -143,7 +143,8 @@ def _reason(exc: BaseException) -> str:
 
 
 class RedisFanout:
-    """Redis pub/sub on one channel (``<prefix>:realtime``). Needs the ``redis`` package (imported when used).
+    """Redis pub/sub on one channel (``<prefix>:realtime``). Needs the ``redis`` package
+    (imported when used).
 
     Every command has a timeout: a Redis that hangs costs a publish two seconds at most, and
     publishing happens off the commit path (``RealtimeServer`` queues it), so local delivery

@@ -221,8 +221,6 @@ class RealtimeServer:
         self._outbox_ready = asyncio.Event()
         self._publish_failures = QuietLog("fan-out publish")
         self._check_failures = QuietLog("checking ended grants")
-        #: Grant key -> when it ended (wall clock), as this process has heard or read it.
-        self._ended: dict[str, float] = {}
         #: Batches waiting for the check of their senders' grants (``_admit``): one query
         #: answers every room that commits at the same moment.
         self._checks: list[tuple[frozenset[str], asyncio.Future[dict[str, float]]]] = []
@@ -322,20 +320,21 @@ class RealtimeServer:
         commits at the same moment. If the check fails, the batch is taken (the append that
         follows reports the database's trouble itself)."""
         keys = frozenset(key for conn in senders for key in conn.keys)
-        if keys:
-            done: asyncio.Future[dict[str, float]] = asyncio.get_running_loop().create_future()
-            self._checks.append((keys, done))
-            if self._checker is None or self._checker.done():
-                self._checker = asyncio.create_task(self._check_waiting())
-            try:
-                for key, at in (await done).items():
-                    self._ended[key] = max(at, self._ended.get(key, at))
-            except Exception as exc:
-                self._check_failures.failed(exc)
+        if not keys:
+            return set()
+        done: asyncio.Future[dict[str, float]] = asyncio.get_running_loop().create_future()
+        self._checks.append((keys, done))
+        if self._checker is None or self._checker.done():
+            self._checker = asyncio.create_task(self._check_waiting())
+        try:
+            ended = await done
+        except Exception as exc:
+            self._check_failures.failed(exc)
+            return set()
         return {
             conn
             for conn in senders
-            if any(self._ended.get(key, float("-inf")) >= conn.opened_at for key in conn.keys)
+            if any(ended.get(key, float("-inf")) >= conn.opened_at for key in conn.keys)
         }
 
     async def _check_waiting(self) -> None:
@@ -460,18 +459,14 @@ class RealtimeServer:
         Other processes hear it by signal, and the keys are marked ended for them to check
         on every batch their connections send (``_admit``), in case the signal is lost."""
         wanted = frozenset(keys)
-        if self.distributed and wanted:
-            now = time.time()
-            for key in wanted:
-                self._ended[key] = now
-            if relay:
-                self.signal("revoke", json.dumps(sorted(wanted)).encode())
-                # Recorded before this returns: whatever the revoking request answers, every
-                # process refuses the next batch of those connections from then on.
-                try:
-                    await self.store.mark_ended(wanted, now, ENDED_FOR_SECONDS)
-                except Exception:
-                    log.warning("recording an ended grant failed; the signal still goes")
+        if self.distributed and wanted and relay:
+            self.signal("revoke", json.dumps(sorted(wanted)).encode())
+            # Recorded before this returns: whatever the revoking request answers, every
+            # process refuses the next batch of those connections from then on.
+            try:
+                await self.store.mark_ended(wanted, time.time(), ENDED_FOR_SECONDS)
+            except Exception:
+                log.warning("recording an ended grant failed; the signal still goes")
         doomed = [
             (room, conn)
             for room in self.rooms.rooms.values()

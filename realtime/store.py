@@ -204,7 +204,7 @@ class UpdateStore:
             locked = await self._try_lock_documents(conn, [document for document, _ in batches])
             if not locked:
                 first = min(document for document, _ in batches)
-                await self._lock_documents(conn, [first])
+                await self._lock_document(conn, first)
                 locked = {first}
             now = datetime.now(UTC)
             rows = [
@@ -238,22 +238,14 @@ class UpdateStore:
         )
         return {str(d) for d in result.scalars()}
 
-    async def _lock_documents(self, conn: AsyncConnection, documents: list[str]) -> None:
-        """PostgreSQL: hold each document's lock until this transaction ends (SQLite has one
-        writer at a time already). Taken in one order, so two transactions never wait on
-        each other in a circle."""
+    async def _lock_document(self, conn: AsyncConnection, document: str) -> None:
+        """PostgreSQL: wait for the document's lock and hold it until this transaction ends
+        (SQLite has one writer at a time already). Taken alone: nobody waits in a circle."""
         if self.engine.dialect.name != "postgresql":
             return
-        # One round trip for a group of a hundred rooms, not a hundred. The keys are sorted in
-        # a subquery that is not flattened (OFFSET 0), so the locks are taken in its order.
         await conn.execute(
-            text(
-                "SELECT pg_advisory_xact_lock(k) FROM ("
-                " SELECT DISTINCT hashtextextended(d, 0) AS k"
-                " FROM unnest(CAST(:documents AS text[])) AS d ORDER BY k OFFSET 0"
-                ") AS keys"
-            ),
-            {"documents": sorted(set(documents))},
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:document, 0))"),
+            {"document": document},
         )
 
     def _append_sqlite(self, batches: list[tuple[str, list[Pending]]]) -> list[int]:
@@ -411,7 +403,7 @@ class UpdateStore:
         async with self.engine.begin() as conn:
             # Two processes compacting one document at once would both find no snapshot and
             # both insert one; under the document's lock the second finds the first's.
-            await self._lock_documents(conn, [document])
+            await self._lock_document(conn, document)
             changed = await conn.execute(
                 update(snapshots)
                 .where(

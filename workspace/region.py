@@ -139,10 +139,8 @@ async def heartbeat(
         while True:
             await asyncio.sleep(HEARTBEAT)
             presence.tell_all()
-            for meeting_id in presence.expire():
-                case_id = presence.case_of(meeting_id)
-                if case_id is not None:
-                    events.deliver(MeetingChanged(case_id, "meeting-presence", meeting_id))
+            for case_id, meeting_id in presence.expire():
+                events.deliver(MeetingChanged(case_id, "meeting-presence", meeting_id))
 
     task = asyncio.create_task(beat())
     try:

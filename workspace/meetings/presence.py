@@ -20,6 +20,9 @@ OnChange = Callable[[bool], Awaitable[None]]
 #: it changes.
 Relay = Callable[[uuid.UUID, uuid.UUID, frozenset[uuid.UUID]], None]
 
+#: Another worker's set for one meeting: (case, participants, when heard).
+Remote = tuple[uuid.UUID, frozenset[uuid.UUID], float]
+
 HEARTBEAT = 10.0
 REMOTE_FOR = 30.0
 
@@ -27,10 +30,10 @@ REMOTE_FOR = 30.0
 class Presence:
     def __init__(self) -> None:
         self._open: dict[uuid.UUID, Counter[uuid.UUID]] = {}
-        #: Other workers' sets: worker -> meeting -> (participants, when heard).
-        self._remote: dict[str, dict[uuid.UUID, tuple[frozenset[uuid.UUID], float]]] = {}
-        #: The case of every meeting this registry has heard of (for the events it causes).
+        #: The case of each meeting someone attends through this worker.
         self._cases: dict[uuid.UUID, uuid.UUID] = {}
+        #: Other workers' sets: worker -> meeting -> (case, participants, when heard).
+        self._remote: dict[str, dict[uuid.UUID, Remote]] = {}
         self.relay: Relay | None = None
 
     def here(self, meeting_id: uuid.UUID) -> frozenset[uuid.UUID]:
@@ -43,12 +46,9 @@ class Presence:
         found = set(self.here(meeting_id))
         for meetings in self._remote.values():
             entry = meetings.get(meeting_id)
-            if entry is not None and now - entry[1] < REMOTE_FOR:
-                found |= entry[0]
+            if entry is not None and now - entry[2] < REMOTE_FOR:
+                found |= entry[1]
         return found
-
-    def case_of(self, meeting_id: uuid.UUID) -> uuid.UUID | None:
-        return self._cases.get(meeting_id)
 
     def tell_all(self) -> None:
         """Repeat this worker's set of every meeting someone attends through it (heartbeat)."""
@@ -61,32 +61,30 @@ class Presence:
         case_id: uuid.UUID,
         meeting_id: uuid.UUID,
         participants: frozenset[uuid.UUID],
-    ) -> bool:
-        """Another worker's set for a meeting; returns whether who is present changed."""
-        self._cases[meeting_id] = case_id
-        before = self.present(meeting_id)
+    ) -> None:
+        """Another worker's set for a meeting (an empty one: nobody is there through it)."""
         meetings = self._remote.setdefault(worker, {})
         if participants:
-            meetings[meeting_id] = (participants, time.monotonic())
+            meetings[meeting_id] = (case_id, participants, time.monotonic())
         else:
             meetings.pop(meeting_id, None)
-        return self.present(meeting_id) != before
 
-    def expire(self) -> list[uuid.UUID]:
-        """Forget sets of workers gone quiet; returns the meetings whose presence changed."""
+    def expire(self) -> list[tuple[uuid.UUID, uuid.UUID]]:
+        """Forget sets of workers gone quiet; returns the (case, meeting) pairs they were in."""
         now = time.monotonic()
-        changed = []
-        for meetings in self._remote.values():
-            for meeting_id, (_, heard) in list(meetings.items()):
+        gone = []
+        for worker, meetings in list(self._remote.items()):
+            for meeting_id, (case_id, _, heard) in list(meetings.items()):
                 if now - heard >= REMOTE_FOR:
                     del meetings[meeting_id]
-                    changed.append(meeting_id)
-        return changed
+                    gone.append((case_id, meeting_id))
+            if not meetings:
+                del self._remote[worker]
+        return gone
 
     def _tell(self, meeting_id: uuid.UUID) -> None:
-        case_id = self._cases.get(meeting_id)
-        if self.relay is not None and case_id is not None:
-            self.relay(case_id, meeting_id, self.here(meeting_id))
+        if self.relay is not None:
+            self.relay(self._cases[meeting_id], meeting_id, self.here(meeting_id))
 
     @asynccontextmanager
     async def attend(
@@ -97,8 +95,8 @@ class Presence:
         on_change: OnChange,
     ) -> AsyncIterator[None]:
         """While this context is open the participant is in the meeting. ``on_change(True)``
-        runs when their first screen opens, ``on_change(False)`` when their last one closes
-        (on any worker that hears of it: screens elsewhere count too)."""
+        runs when their first screen on this worker opens, ``on_change(False)`` when their
+        last one here closes (``present`` says whether they are still here elsewhere)."""
         self._cases[meeting_id] = case_id
         screens = self._open.setdefault(meeting_id, Counter())
         screens[participant_id] += 1
@@ -111,8 +109,9 @@ class Presence:
             screens[participant_id] -= 1
             if screens[participant_id] <= 0:
                 del screens[participant_id]
+                self._tell(meeting_id)
                 if not screens:
                     self._open.pop(meeting_id, None)
-                self._tell(meeting_id)
+                    self._cases.pop(meeting_id, None)
                 # Shielded: the stream closing is usually a cancellation.
                 await asyncio.shield(on_change(False))
