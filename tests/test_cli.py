@@ -222,9 +222,10 @@ def test_demo_runs_on_postgresql_and_only_into_an_empty_database(
         ("KRING_DB_POOL_SIZE", "veel"),
         ("KRING_DB_POOL_TIMEOUT", "-1"),
         ("KRING_DB_STATEMENT_TIMEOUT_MS", "30s"),
+        ("KRING_REDIS_URL", "127.0.0.1:6379"),
     ],
 )
-def test_a_bad_database_setting_fails_with_its_name(data_dir: Path, name: str, value: str) -> None:
+def test_a_bad_setting_fails_with_its_name(data_dir: Path, name: str, value: str) -> None:
     result = run(["db", "upgrade"], data_dir, env={name: value})
     assert result.returncode == 1
     assert name in result.stderr and "Traceback" not in result.stderr

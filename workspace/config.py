@@ -121,12 +121,18 @@ class Settings:
         origins = tuple(
             o.strip() for o in env.get("KRING_ALLOWED_ORIGINS", "").split(",") if o.strip()
         )
+        redis_url = env.get("KRING_REDIS_URL", "").strip() or None
+        if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(
+                "KRING_REDIS_URL must start with redis://, rediss:// or unix://, "
+                f"got {redis_url.split('@')[-1]!r}"
+            )
         values: dict[str, object] = {
             "data_dir": data_dir,
             "database_url": url,
             "base_url": base_url,
             "allowed_origins": origins,
-            "redis_url": env.get("KRING_REDIS_URL") or None,
+            "redis_url": redis_url,
         }
         if env.get("KRING_REDIS_PREFIX", "").strip():
             values["redis_prefix"] = env["KRING_REDIS_PREFIX"].strip()
